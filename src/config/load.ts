@@ -1,0 +1,173 @@
+// Loading an environment file: YAML syntax, schema and cross-references are all checked, and
+// EVERY problem is reported at once with file:line:col (the CLI prints them, actions annotate).
+import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from "yaml";
+import type * as z from "zod";
+import { environmentSchema, type Environment } from "./schema.js";
+
+export interface ConfigProblem {
+  file: string;
+  line: number;
+  col: number;
+  message: string;
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly file: string,
+    readonly problems: ConfigProblem[],
+  ) {
+    super(`${file}: ${problems.length} problem${problems.length === 1 ? "" : "s"}\n` + problems.map(formatProblem).join("\n"));
+    this.name = "ConfigError";
+  }
+}
+
+export const formatProblem = (p: ConfigProblem) => `${p.file}:${p.line}:${p.col}: ${p.message}`;
+
+export interface LoadedEnvironment {
+  /** the environment's name: its `name:` or the file name without extension */
+  name: string;
+  file: string;
+  env: Environment;
+}
+
+/** `production` means environments/production.yml under `root`; anything with a slash or .yml/.yaml is a path. */
+export function resolveEnvironmentPath(ref: string, root = process.cwd()): string {
+  const trimmed = ref.trim();
+  if (!trimmed) throw new Error("no environment given: pass a name (environments/<name>.yml) or a path to a YAML file");
+  const isPath = trimmed.includes("/") || /\.ya?ml$/.test(trimmed);
+  return path.resolve(root, isPath ? trimmed : path.join("environments", `${trimmed}.yml`));
+}
+
+export function loadEnvironment(ref: string, root = process.cwd()): LoadedEnvironment {
+  const file = resolveEnvironmentPath(ref, root);
+  if (!existsSync(file)) throw new Error(`environment file not found: ${file} (from '${ref}')`);
+  const rel = path.relative(root, file);
+  const shown = rel && !rel.startsWith("..") ? rel : file;
+  const env = parseEnvironment(readFileSync(file, "utf8"), shown);
+  return { name: env.name ?? path.basename(file).replace(/\.ya?ml$/, ""), file: shown, env };
+}
+
+export function parseEnvironment(text: string, file: string): Environment {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const at = (offset: number) => lines.linePos(offset);
+  const problems: ConfigProblem[] = [];
+  for (const e of [...doc.errors, ...doc.warnings]) {
+    const { line, col } = at(e.pos[0]);
+    problems.push({ file, line, col, message: e.message.split("\n")[0] ?? e.message });
+  }
+  if (doc.errors.length > 0) throw new ConfigError(file, problems);
+
+  const data: unknown = doc.toJS() ?? {};
+  const result = environmentSchema.safeParse(data);
+  const issues: { path: PropertyKey[]; message: string; key?: string }[] = [];
+  if (!result.success) issues.push(...flattenIssues(result.error.issues));
+  issues.push(...crossReferenceIssues(data));
+
+  for (const issue of issues) {
+    const offset = locate(doc, issue.path, issue.key);
+    const { line, col } = at(offset);
+    const where = issue.path.length ? `${issue.path.join(".")}${issue.key ? "." + issue.key : ""}: ` : issue.key ? `${issue.key}: ` : "";
+    problems.push({ file, line, col, message: where + issue.message });
+  }
+  if (problems.length > 0) {
+    problems.sort((a, b) => a.line - b.line || a.col - b.col);
+    throw new ConfigError(file, problems);
+  }
+  return (result as { data: Environment }).data;
+}
+
+/** One entry per problem; an unknown-keys issue becomes one entry per key, located at that key. */
+function flattenIssues(issues: z.core.$ZodIssue[]): { path: PropertyKey[]; message: string; key?: string }[] {
+  const out: { path: PropertyKey[]; message: string; key?: string }[] = [];
+  for (const issue of issues) {
+    if (issue.code === "unrecognized_keys") {
+      for (const key of issue.keys) out.push({ path: issue.path, key, message: `unknown key '${key}' (a typo? allowed keys are in environments/schema.json)` });
+    } else if (issue.code === "invalid_union" && "discriminator" in issue && issue.discriminator) {
+      out.push({ path: [...issue.path, issue.discriminator], message: issue.message });
+    } else if (issue.code === "invalid_union" && issue.errors.length > 0) {
+      // report the branch that got furthest, rather than a bare "Invalid input"
+      const best = issue.errors.reduce((a, b) => (depth(b) > depth(a) ? b : a));
+      out.push(...flattenIssues(best));
+    } else {
+      out.push({ path: issue.path, message: issue.message });
+    }
+  }
+  return out;
+}
+const depth = (issues: z.core.$ZodIssue[]) => Math.max(0, ...issues.map((i) => i.path.length));
+
+/** Offset of the node at `path` (or of `key` inside it); falls back to the deepest existing parent. */
+function locate(doc: Document, pathParts: PropertyKey[], key?: string): number {
+  let node: Node | null = doc.contents;
+  for (const part of pathParts) {
+    const next = child(node, part);
+    if (!next) break;
+    node = next.value ?? next.key;
+  }
+  if (key !== undefined && isMap(node)) {
+    const pair = node.items.find((p) => isScalar(p.key) && p.key.value === key);
+    if (pair && isScalar(pair.key) && pair.key.range) return pair.key.range[0];
+  }
+  return node?.range?.[0] ?? 0;
+}
+
+function child(node: Node | null, part: PropertyKey): { key: Node | null; value: Node | null } | undefined {
+  if (isMap(node)) {
+    const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(part));
+    if (pair) return { key: pair.key as Node, value: (pair.value as Node | null) ?? null };
+  } else if (isSeq(node) && typeof part === "number") {
+    const item = node.items[part] as Node | undefined;
+    if (item) return { key: null, value: item };
+  }
+  return undefined;
+}
+
+/** References between sections: every host, database and service named must exist. */
+function crossReferenceIssues(data: unknown): { path: PropertyKey[]; message: string }[] {
+  const out: { path: PropertyKey[]; message: string }[] = [];
+  const obj = (v: unknown): Record<string, unknown> => (v && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
+  const root = obj(data);
+  const hosts = obj(root.hosts);
+  const services = obj(root.services);
+  const databases = obj(root.databases);
+  const hostNames = Object.keys(hosts);
+  const needHost = (value: unknown, at: PropertyKey[]) => {
+    if (typeof value === "string" && !(value in hosts)) out.push({ path: at, message: `unknown host '${value}' (hosts: ${hostNames.join(", ") || "none"})` });
+  };
+
+  for (const [h, host] of Object.entries(hosts)) {
+    const jump = obj(host).jump;
+    needHost(jump, ["hosts", h, "jump"]);
+    if (jump === h) out.push({ path: ["hosts", h, "jump"], message: "a host cannot be its own jump host" });
+    else if (typeof jump === "string" && typeof obj(hosts[jump]).jump === "string")
+      out.push({ path: ["hosts", h, "jump"], message: `jump host '${jump}' has a jump host itself; chains are not supported` });
+  }
+  for (const [s, service] of Object.entries(services)) {
+    const list = obj(service).hosts;
+    if (Array.isArray(list)) list.forEach((h, i) => needHost(h, ["services", s, "hosts", i]));
+  }
+  for (const [d, db] of Object.entries(databases)) {
+    const def = obj(db);
+    needHost(obj(def.on).host, ["databases", d, "on", "host"]);
+    needHost(def.via, ["databases", d, "via"]);
+    const svc = obj(def.migrations).service;
+    if (typeof svc === "string" && !(svc in services)) out.push({ path: ["databases", d, "migrations", "service"], message: `unknown service '${svc}'` });
+  }
+  const checks = Array.isArray(root.checks) ? root.checks : [];
+  checks.forEach((c, i) => {
+    const check = obj(c);
+    needHost(check.from, ["checks", i, "from"]);
+    if (Array.isArray(check.hosts)) check.hosts.forEach((h, j) => needHost(h, ["checks", i, "hosts", j]));
+    if (typeof check.database === "string" && !(check.database in databases))
+      out.push({ path: ["checks", i, "database"], message: `unknown database '${check.database}'` });
+    if (check.sql !== undefined && check.database === undefined) out.push({ path: ["checks", i], message: "an sql check needs database:" });
+    if (check.sql !== undefined && check.expect === undefined) out.push({ path: ["checks", i], message: "an sql check needs expect: (e.g. '> 0')" });
+    if (check["file-fresh"] !== undefined && check.within === undefined) out.push({ path: ["checks", i], message: "a file-fresh check needs within: (e.g. 5m)" });
+  });
+  const canary = obj(obj(root.policy).rollout).canary;
+  needHost(canary, ["policy", "rollout", "canary"]);
+  return out;
+}

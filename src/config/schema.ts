@@ -1,0 +1,310 @@
+// The environment file format (environments/<env>.yml). One zod schema is the single source:
+// it validates files, gives TypeScript types, and is emitted as environments/schema.json.
+// Keys are kebab-case like GitHub's own YAML. Secrets are referenced by NAME only.
+import * as z from "zod";
+
+const name = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, "names use letters, digits, '.', '_' and '-'");
+const secretName = z
+  .string()
+  .regex(/^[A-Z_][A-Z0-9_]*$/, "a secret is referenced by its NAME (upper-case, e.g. DB_PASSWORD), never by its value");
+const absPath = z.string().regex(/^\//, "must be an absolute path");
+const relPath = z
+  .string()
+  .min(1)
+  .refine((p) => !p.startsWith("/") && !p.split("/").includes(".."), "must be a path inside the repository (relative, no '..')");
+/** "250ms", "10s", "5m", "1h" or a number of seconds. */
+export const duration = z.union([
+  z.number().nonnegative(),
+  z.string().regex(/^\d+(\.\d+)?(ms|s|m|h)$/, "a duration like 500ms, 10s, 5m or 1h"),
+]);
+const strings = z.array(z.string().min(1));
+const envMap = z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "an environment variable name"), z.string());
+const secretEnvMap = z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "an environment variable name"), secretName);
+
+const sha256Fingerprint = z
+  .string()
+  .regex(/^SHA256:[A-Za-z0-9+/]{43}=?$/, "a host key fingerprint looks like SHA256:<43 base64 characters> (ssh-keygen -lf, or `slipway fingerprint`)");
+const knownHostsLine = z
+  .string()
+  .regex(/^\S+\s+(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-\S+)\s+[A-Za-z0-9+/=]+(\s.*)?$/, "a known_hosts line: '<host> <key-type> <base64-key>'");
+const oneOrMany = <T extends z.ZodType>(t: T) => z.union([t, z.array(t).min(1)]);
+
+export const hostSchema = z
+  .strictObject({
+    address: z.string().min(1).describe("DNS name or IP address"),
+    port: z.number().int().min(1).max(65535).default(22),
+    user: z.string().min(1).default("root").describe("login user; with sudo: true privileged commands run through sudo -n"),
+    "host-key": oneOrMany(sha256Fingerprint).optional().describe("pinned SHA256 fingerprint(s) of the host key"),
+    "known-hosts": oneOrMany(knownHostsLine).optional().describe("pinned known_hosts line(s)"),
+    jump: name.optional().describe("another host of this file used as bastion"),
+    sudo: z.boolean().default(false),
+    "ssh-key-secret": secretName.optional().describe("secret holding the private key (default: ssh.key-secret)"),
+    "identity-file": z.string().min(1).optional().describe("private key file on the runner (local use; CI uses a secret)"),
+    commands: z
+      .strictObject({
+        docker: z.string().min(1).optional(),
+        compose: z.string().min(1).optional().describe("e.g. '/usr/local/bin/docker-compose' or '/usr/local/bin/docker compose'"),
+        systemctl: z.string().min(1).optional(),
+        supervisorctl: z.string().min(1).optional(),
+        psql: z.string().min(1).optional(),
+        pg_dump: z.string().min(1).optional(),
+        pg_restore: z.string().min(1).optional(),
+        sqlite3: z.string().min(1).optional(),
+        alembic: z.string().min(1).optional(),
+      })
+      .optional(),
+  })
+  .refine((h) => (h["host-key"] === undefined) !== (h["known-hosts"] === undefined), {
+    message: "pin the host key: give exactly one of host-key (SHA256 fingerprint) or known-hosts (a known_hosts line); `slipway fingerprint <address>` prints both",
+  });
+
+const restartSchema = z.strictObject({
+  policy: z.enum(["always", "on-failure", "on-abnormal", "on-abort", "no"]).default("on-failure"),
+  delay: duration.optional().describe("RestartSec"),
+  burst: z.number().int().positive().optional().describe("StartLimitBurst: restarts allowed per interval"),
+  interval: duration.optional().describe("StartLimitIntervalSec"),
+});
+
+const logrotateSchema = z.strictObject({
+  paths: z.array(absPath).min(1),
+  keep: z.number().int().positive().default(7),
+  frequency: z.enum(["daily", "weekly", "monthly"]).default("daily"),
+  compress: z.boolean().default(true),
+  copytruncate: z.boolean().default(false),
+  create: z.string().optional().describe("e.g. '0644 trader trader'"),
+  postrotate: z.string().optional(),
+});
+
+const serviceCommon = {
+  hosts: z.array(name).min(1),
+  "deploy-to": absPath,
+  release: relPath.optional().describe("directory (or .tar.gz) built earlier in the workflow"),
+  shared: z.array(relPath).default([]).describe("paths linked from <deploy-to>/shared into every release"),
+  env: envMap.default({}),
+  "secret-env": secretEnvMap.default({}),
+  stabilize: duration.optional().describe("how long the service must stay up after a restart"),
+  logrotate: logrotateSchema.optional(),
+};
+
+export const systemdServiceSchema = z
+  .strictObject({
+    kind: z.literal("systemd"),
+    ...serviceCommon,
+    "unit-file": relPath.optional().describe("use this unit file verbatim instead of rendering one"),
+    "unit-name": z.string().regex(/^[A-Za-z0-9@_.:-]+\.service$/).optional(),
+    description: z.string().optional(),
+    after: strings.default([]),
+    wants: strings.default([]),
+    requires: strings.default([]),
+    user: z.string().optional(),
+    group: z.string().optional(),
+    exec: z.string().min(1).optional().describe("ExecStart, relative to the release or absolute"),
+    "exec-reload": z.string().optional(),
+    "on-change": z.enum(["restart", "reload"]).default("restart"),
+    restart: restartSchema.optional(),
+    hardening: z.enum(["none", "basic", "strict"]).default("none"),
+    "read-write-paths": z.array(absPath).default([]),
+    limits: z
+      .strictObject({
+        memory: z.string().regex(/^\d+[KMGT]?$/).optional(),
+        "cpu-quota": z.string().regex(/^\d+%$/).optional(),
+        nofile: z.number().int().positive().optional(),
+        tasks: z.number().int().positive().optional(),
+      })
+      .optional(),
+    timer: z
+      .strictObject({
+        "on-calendar": z.string().optional(),
+        "on-boot": duration.optional(),
+        "on-unit-active": duration.optional(),
+        persistent: z.boolean().default(false),
+      })
+      .optional(),
+    "replaces-cron": z.strictObject({ user: z.string().min(1), match: z.string().min(1) }).optional(),
+  })
+  .refine((s) => (s["unit-file"] === undefined) !== (s.exec === undefined), {
+    message: "a systemd service needs exactly one of exec (a unit is rendered) or unit-file (used verbatim)",
+  });
+
+const programSchema = z.strictObject({
+  command: z.string().min(1),
+  directory: z.string().optional().describe("default: <deploy-to>/current"),
+  user: z.string().optional(),
+  environment: envMap.default({}),
+  autorestart: z.union([z.boolean(), z.literal("unexpected")]).default(true),
+  startsecs: z.number().int().nonnegative().optional(),
+  startretries: z.number().int().nonnegative().default(3),
+  stopasgroup: z.boolean().default(true),
+  killasgroup: z.boolean().default(true),
+  stopsignal: z.enum(["TERM", "HUP", "INT", "QUIT", "KILL", "USR1", "USR2"]).default("TERM"),
+  stopwaitsecs: z.number().int().positive().optional(),
+  numprocs: z.number().int().positive().default(1),
+});
+
+export const supervisorServiceSchema = z.strictObject({
+  kind: z.literal("supervisor"),
+  ...serviceCommon,
+  group: name.optional().describe("supervisor group (default: the service name)"),
+  programs: z.record(name, programSchema),
+  "config-dir": absPath.default("/etc/supervisor/conf.d"),
+  "supervisord-config": absPath.optional().describe("pass -c to supervisorctl (a private supervisord)"),
+});
+
+export const composeServiceSchema = z.strictObject({
+  kind: z.literal("compose"),
+  ...serviceCommon,
+  files: z.array(relPath).min(1),
+  project: name.optional().describe("compose project name, stable across releases (default: the service name)"),
+  strategy: z.enum(["in-place", "recreate"]).default("in-place"),
+  build: z.boolean().default(false),
+  "database-service": z.string().optional().describe("started and healthy before migrations run"),
+  "wait-timeout": duration.default("120s"),
+  "keep-images": z.number().int().min(2).default(3),
+});
+
+export const serviceSchema = z.discriminatedUnion("kind", [systemdServiceSchema, supervisorServiceSchema, composeServiceSchema]);
+
+const migrationsSchema = z.strictObject({
+  dir: relPath,
+  engine: z.enum(["sql", "alembic"]).default("sql"),
+  table: z.string().regex(/^[a-z_][a-z0-9_]*$/).default("slipway_schema_history"),
+  "out-of-order": z.boolean().default(false),
+  "lock-timeout": duration.default("60s"),
+  service: name.optional().describe("alembic: the service whose release environment runs alembic"),
+});
+
+const backupSchema = z.strictObject({
+  dir: absPath.optional().describe("backup directory on the host (default: /var/backups/slipway/<database>)"),
+  to: z.enum(["host", "runner"]).default("host"),
+  keep: z.number().int().positive().default(7),
+  "keep-days": z.number().int().positive().optional(),
+  verify: z.enum(["list", "restore"]).default("list"),
+  tables: z.array(z.string().min(1)).default([]).describe("tables whose row counts go into the summary"),
+});
+
+const dbOn = z.strictObject({
+  host: name,
+  container: z.string().min(1).optional().describe("run inside this container (docker exec)"),
+  port: z.number().int().min(1).max(65535).optional(),
+});
+
+export const postgresSchema = z
+  .strictObject({
+    engine: z.literal("postgres"),
+    on: dbOn.optional(),
+    "url-secret": secretName.optional().describe("secret holding a postgres:// URL (managed database)"),
+    via: name.optional().describe("with url-secret: tunnel through this host"),
+    name: z.string().min(1),
+    user: z.string().min(1).default("postgres"),
+    "password-secret": secretName.optional(),
+    tls: z.enum(["disable", "require", "verify-full"]).optional(),
+    version: z.number().int().min(9).optional().describe("server major version, to pick pg_dump-<major>"),
+    migrations: migrationsSchema.optional(),
+    backup: backupSchema.optional(),
+  })
+  .refine((d) => (d.on === undefined) !== (d["url-secret"] === undefined), {
+    message: "a postgres database is either on a host (on:) or reached by URL (url-secret:), exactly one",
+  });
+
+export const sqliteSchema = z.strictObject({
+  engine: z.literal("sqlite"),
+  on: z.strictObject({ host: name }),
+  path: absPath,
+  migrations: migrationsSchema.optional(),
+  backup: backupSchema.optional(),
+});
+
+export const databaseSchema = z.discriminatedUnion("engine", [postgresSchema, sqliteSchema]);
+
+export const checkKinds = ["http", "tcp", "command", "systemd", "supervisor", "compose", "sql", "file-fresh", "file-absent", "memory"] as const;
+export const checkSchema = z
+  .strictObject({
+    name: z.string().optional(),
+    http: z.string().regex(/^https?:\/\//, "an http(s) URL").optional(),
+    tcp: z.string().regex(/^[^\s:]+:\d+$/, "host:port").optional(),
+    command: z.string().min(1).optional(),
+    systemd: z.string().min(1).optional(),
+    supervisor: z.string().min(1).optional(),
+    compose: z.string().min(1).optional(),
+    sql: z.string().min(1).optional(),
+    "file-fresh": z.string().min(1).optional(),
+    "file-absent": z.string().min(1).optional(),
+    memory: z.strictObject({ unit: z.string().min(1), max: z.string().regex(/^\d+[KMGT]?$/) }).optional(),
+    // qualifiers
+    from: name.optional().describe("run the check on this host instead of the runner"),
+    hosts: z.array(name).optional(),
+    status: z.number().int().min(100).max(599).optional(),
+    contains: z.string().optional(),
+    json: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])).optional(),
+    database: name.optional(),
+    expect: z.string().regex(/^(=|==|!=|>|>=|<|<=)\s*-?\d+(\.\d+)?$/, "a comparison like '> 0' or '= 12'").optional(),
+    within: duration.optional(),
+    timeout: duration.default("5s"),
+    retries: z.number().int().nonnegative().default(10),
+    interval: duration.default("2s"),
+    stable: z.number().int().positive().default(1).describe("must pass this many times in a row"),
+  })
+  .refine((c) => checkKinds.filter((k) => c[k] !== undefined).length === 1, {
+    message: `a check needs exactly one of: ${checkKinds.join(", ")}`,
+  });
+
+export const policySchema = z.strictObject({
+  "keep-releases": z.number().int().min(2).default(5),
+  "auto-rollback": z.boolean().default(false),
+  "backup-before-migrate": z.boolean().default(true),
+  "maintenance-window": z
+    .string()
+    .regex(/^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d UTC$/, "like '02:00-04:00 UTC'")
+    .optional(),
+  rollout: z
+    .strictObject({
+      mode: z.enum(["parallel", "batches", "canary"]).default("parallel"),
+      "batch-size": z.number().int().positive().optional(),
+      canary: name.optional(),
+    })
+    .default({ mode: "parallel" }),
+  lock: z.strictObject({ wait: duration.default(0), expiry: duration.default("30m") }).default({ wait: 0, expiry: "30m" }),
+});
+
+export const sshSchema = z.strictObject({
+  "key-secret": secretName.default("SLIPWAY_SSH_KEY"),
+  "identity-file": z.string().min(1).optional(),
+  "connect-timeout": duration.default("15s"),
+  "command-timeout": duration.default("10m"),
+  keepalive: duration.default("10s"),
+});
+
+export const environmentSchema = z.strictObject({
+  name: z.string().optional(),
+  description: z.string().optional(),
+  ssh: sshSchema.default({ "key-secret": "SLIPWAY_SSH_KEY", "connect-timeout": "15s", "command-timeout": "10m", keepalive: "10s" }),
+  hosts: z.record(name, hostSchema).refine((h) => Object.keys(h).length > 0, "at least one host is needed"),
+  services: z.record(name, serviceSchema).default({}),
+  databases: z.record(name, databaseSchema).default({}),
+  checks: z.array(checkSchema).default([]),
+  policy: policySchema.default({
+    "keep-releases": 5,
+    "auto-rollback": false,
+    "backup-before-migrate": true,
+    rollout: { mode: "parallel" },
+    lock: { wait: 0, expiry: "30m" },
+  }),
+});
+
+export type Environment = z.output<typeof environmentSchema>;
+export type Host = z.output<typeof hostSchema>;
+export type Service = z.output<typeof serviceSchema>;
+export type Database = z.output<typeof databaseSchema>;
+export type Check = z.output<typeof checkSchema>;
+export type Policy = z.output<typeof policySchema>;
+
+/** Milliseconds of a duration value ("10s", 250, "5m"). Plain numbers are seconds. */
+export function durationMs(d: z.output<typeof duration>): number {
+  if (typeof d === "number") return d * 1000;
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(d);
+  if (!m) throw new Error(`not a duration: ${d}`);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as "ms" | "s" | "m" | "h"];
+  return Number(m[1]) * unit;
+}

@@ -1,0 +1,30 @@
+import { defineConfig } from "vitest/config";
+
+// Three projects: pure unit tests; integration tests against a real sshd + PostgreSQL that the
+// harness starts on 127.0.0.1; lab tests against systemd-nspawn hosts booted once per run.
+export default defineConfig({
+  test: {
+    reporters: ["default"],
+    projects: [
+      { test: { name: "unit", include: ["test/unit/**/*.test.ts"] } },
+      {
+        test: {
+          name: "integration",
+          include: ["test/integration/**/*.test.ts"],
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+        },
+      },
+      {
+        test: {
+          name: "lab",
+          include: ["test/lab/**/*.test.ts"],
+          globalSetup: ["test/lab/global-setup.ts"],
+          testTimeout: 300_000,
+          hookTimeout: 900_000,
+          fileParallelism: false,
+        },
+      },
+    ],
+  },
+});
