@@ -86,7 +86,7 @@ function flattenIssues(issues: z.core.$ZodIssue[]): { path: PropertyKey[]; messa
     if (issue.code === "unrecognized_keys") {
       for (const key of issue.keys) out.push({ path: issue.path, key, message: `unknown key '${key}' (a typo? allowed keys are in environments/schema.json)` });
     } else if (issue.code === "invalid_union" && "discriminator" in issue && issue.discriminator) {
-      out.push({ path: [...issue.path, issue.discriminator], message: issue.message });
+      out.push({ path: issue.path, message: issue.message });
     } else if (issue.code === "invalid_union" && issue.errors.length > 0) {
       // report the branch that got furthest, rather than a bare "Invalid input"
       const best = issue.errors.reduce((a, b) => (depth(b) > depth(a) ? b : a));

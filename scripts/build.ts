@@ -1,0 +1,68 @@
+// Bundles every action (actions/<name>/dist/index.js) and the CLI (dist/cli/index.js) with ncc,
+// and generates each actions/<name>/action.yml from src/actions/specs.ts.
+//   npm run build          write them
+//   npm run check:dist     fail if the committed files differ from a fresh build
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import path from "node:path";
+import { stringify } from "yaml";
+import { actionNames, actionSpecs, commonInputs } from "../src/actions/specs.js";
+import { environmentJsonSchema } from "../src/config/json-schema.js";
+
+const require = createRequire(import.meta.url);
+const ncc = require("@vercel/ncc") as (entry: string, opts: object) => Promise<{ code: string; assets: Record<string, { source: Buffer | string }> }>;
+const root = path.resolve(import.meta.dirname, "..");
+const check = process.argv.includes("--check");
+
+async function bundle(entry: string): Promise<string> {
+  const { code, assets } = await ncc(path.join(root, entry), { cache: false, minify: true, target: "es2022", quiet: true, sourceMapRegister: false });
+  // native addons (ssh2's sshcrypto.node, cpu-features) are built for this machine's Node: the
+  // bundles must run on Node 20 and 24, so they use the pure-JS fallbacks and ship no assets.
+  // (pagent.exe is ssh2's helper for Windows' Pageant agent; we never use an agent)
+  const unexpected = Object.keys(assets).filter((a) => !a.endsWith(".node") && !/(^|\/)(package\.json|pagent\.exe)$/.test(a));
+  if (unexpected.length) throw new Error(`${entry}: ncc emitted assets that would not be committed: ${unexpected.join(", ")}`);
+  return code;
+}
+
+function actionYml(name: (typeof actionNames)[number]): string {
+  const spec = actionSpecs[name];
+  const inputs = Object.fromEntries(
+    Object.entries({ ...commonInputs, ...spec.inputs }).map(([k, v]) => [k, { description: v.description, required: v.required ?? false, ...(v.default !== undefined ? { default: v.default } : {}) }]),
+  );
+  const outputs = Object.fromEntries(Object.entries(spec.outputs).map(([k, v]) => [k, { description: v }]));
+  const doc = { name: spec.title, description: spec.description, author: "slipway", inputs, outputs, runs: { using: "node24", main: "dist/index.js" } };
+  return `# Generated from src/actions/specs.ts by \`npm run build\`; do not edit.\n${stringify(doc, { lineWidth: 0 })}`;
+}
+
+const outputs = new Map<string, string>([["environments/schema.json", environmentJsonSchema()]]);
+await Promise.all([
+  ...actionNames.map(async (name) => {
+    outputs.set(`actions/${name}/dist/index.js`, await bundle(`src/actions/entry/${name}.ts`));
+    outputs.set(`actions/${name}/action.yml`, actionYml(name));
+  }),
+  (async () => {
+    const code = await bundle("src/cli/main.ts");
+    outputs.set("dist/cli/index.js", code.startsWith("#!") ? code : `#!/usr/bin/env node\n${code}`);
+  })(),
+]);
+
+if (check) {
+  const stale = [...outputs].filter(([file, content]) => !existsSync(path.join(root, file)) || readFileSync(path.join(root, file), "utf8") !== content).map(([f]) => f);
+  const extra = actionNames.flatMap((n) => {
+    const dir = path.join(root, "actions", n, "dist");
+    return existsSync(dir) ? readdirSync(dir).filter((f) => f !== "index.js").map((f) => `actions/${n}/dist/${f}`) : [];
+  });
+  if (stale.length || extra.length) {
+    console.error(`check:dist: the committed bundles differ from a fresh build:\n  ${[...stale, ...extra].join("\n  ")}\nRun \`npm run build\` and commit the result.`);
+    process.exit(1);
+  }
+  console.log(`check:dist: ${outputs.size} files match a fresh build`);
+} else {
+  for (const n of actionNames) rmSync(path.join(root, "actions", n, "dist"), { recursive: true, force: true });
+  for (const [file, content] of outputs) {
+    mkdirSync(path.dirname(path.join(root, file)), { recursive: true });
+    writeFileSync(path.join(root, file), content);
+  }
+  chmodSync(path.join(root, "dist/cli/index.js"), 0o755);
+  for (const [file, content] of [...outputs].sort()) if (file.endsWith(".js")) console.log(`${file}  ${(Buffer.byteLength(content) / 1024).toFixed(0)} kB`);
+}

@@ -1,0 +1,3 @@
+export declare const NODE24_VERSION: string;
+export declare const node24Path: string;
+export declare function ensureNode24(): string;

@@ -1,0 +1,4 @@
+import "./shim.js";
+import { notImplemented, runAction } from "../run-action.js";
+
+await runAction("rollback", notImplemented(7));

@@ -1,0 +1,4 @@
+import "./shim.js";
+import { notImplemented, runAction } from "../run-action.js";
+
+await runAction("verify-health", notImplemented(7));

@@ -1,0 +1,93 @@
+// What every action does around its operation: read the common inputs, load and validate the
+// environment (each problem an annotation at file:line), mask secrets, pick the hosts, and turn
+// any failure into a clear, failed step. An action never reports success it did not earn.
+import * as core from "@actions/core";
+import { ConfigError, loadEnvironment, type LoadedEnvironment } from "../config/load.js";
+import { Secrets } from "../config/secrets.js";
+import { RemotePool, remoteTarget } from "../remote/pool.js";
+import { createLog, type Log } from "../report/log.js";
+import { actionSpecs, type ActionName, type ActionSpec } from "./specs.js";
+
+export interface ActionContext {
+  spec: ActionSpec;
+  loaded: LoadedEnvironment;
+  hosts: string[];
+  dryRun: boolean;
+  secrets: Secrets;
+  log: Log;
+  /** connections to the selected hosts, opened on first use and closed when the action ends */
+  pool: RemotePool;
+  input(name: string): string;
+}
+
+export type ActionBody = (ctx: ActionContext) => Promise<void>;
+
+export function actionLog(secrets: Secrets): Log {
+  return createLog(
+    {
+      write: (level, m) => (level === "info" ? core.info(m) : level === "warn" ? core.warning(m) : core.error(m)),
+      startGroup: (t) => core.startGroup(t),
+      endGroup: () => core.endGroup(),
+    },
+    secrets,
+  );
+}
+
+/** Split a list input: commas, spaces or newlines. */
+export function listInput(value: string): string[] {
+  return value
+    .split(/[\s,]+/)
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+export function selectHosts(spec: ActionSpec, loaded: LoadedEnvironment, filter: string[]): string[] {
+  const concerned = spec.hostsOf(loaded.env);
+  if (filter.length === 0) return concerned;
+  const unknown = filter.filter((h) => !(h in loaded.env.hosts));
+  if (unknown.length) throw new Error(`hosts input names unknown host(s) ${unknown.join(", ")}; ${loaded.file} defines: ${Object.keys(loaded.env.hosts).join(", ")}`);
+  const unrelated = filter.filter((h) => !concerned.includes(h));
+  if (unrelated.length) throw new Error(`${spec.name} has nothing to do on host(s) ${unrelated.join(", ")}; it concerns: ${concerned.join(", ") || "no host"}`);
+  return filter;
+}
+
+export async function runAction(name: ActionName, body: ActionBody): Promise<void> {
+  const spec = actionSpecs[name];
+  const secrets = new Secrets();
+  secrets.onMask((v) => core.setSecret(v));
+  const log = actionLog(secrets);
+  try {
+    const ref = core.getInput("environment", { required: true });
+    const dryRun = core.getBooleanInput("dry-run");
+    let loaded: LoadedEnvironment;
+    try {
+      loaded = loadEnvironment(ref);
+    } catch (e) {
+      if (e instanceof ConfigError) {
+        for (const p of e.problems) core.error(p.message, { title: "invalid environment file", file: p.file, startLine: p.line, startColumn: p.col });
+        throw new Error(`${e.file} has ${e.problems.length} problem(s); each is annotated at its line above`);
+      }
+      throw e;
+    }
+    const hosts = selectHosts(spec, loaded, listInput(core.getInput("hosts")));
+    log.info(`${spec.name}: environment ${loaded.name} (${loaded.file}), hosts: ${hosts.join(", ") || "none"}${dryRun ? ", dry run" : ""}`);
+    // resolve every host's credentials now: a missing key secret fails before anything runs,
+    // and the key is masked before any output could carry it
+    for (const h of hosts) remoteTarget(loaded.env, h, secrets);
+    const pool = RemotePool.forEnvironment(loaded.env, secrets, log);
+    try {
+      await body({ spec, loaded, hosts, dryRun, secrets, log, pool, input: (n) => core.getInput(n) });
+    } finally {
+      await pool.closeAll();
+    }
+  } catch (e) {
+    core.setFailed(secrets.redact(`${spec.name}: ${(e as Error).message}`));
+  }
+}
+
+/** The body of an action whose operation has not landed yet: it fails, loudly, every time. */
+export function notImplemented(issue: number): ActionBody {
+  return async (ctx) => {
+    throw new Error(`not implemented yet (tracked in issue #${issue}); nothing was changed on ${ctx.hosts.join(", ") || "any host"}`);
+  };
+}

@@ -1,0 +1,150 @@
+// The seven actions' interfaces: the single source from which actions/<name>/action.yml is
+// generated (npm run build) and from which the action code reads its inputs.
+import type { Environment } from "../config/schema.js";
+
+export interface InputSpec {
+  description: string;
+  required?: boolean;
+  default?: string;
+}
+export interface ActionSpec {
+  name: ActionName;
+  title: string;
+  description: string;
+  inputs: Record<string, InputSpec>;
+  outputs: Record<string, string>;
+  /** the hosts this action concerns when no `hosts` input narrows them */
+  hostsOf(env: Environment): string[];
+}
+
+export const actionNames = ["backup-db", "apply-migrations", "deploy-systemd", "deploy-supervisor", "deploy-compose", "verify-health", "rollback"] as const;
+export type ActionName = (typeof actionNames)[number];
+
+export const commonInputs: Record<string, InputSpec> = {
+  environment: {
+    description: "Environment to act on: a name meaning environments/<name>.yml in the repository, or a path to a YAML file.",
+    required: true,
+  },
+  hosts: {
+    description: "Only these hosts (names from the environment file, separated by commas, spaces or newlines). Default: every host of the environment that this action concerns.",
+    required: false,
+    default: "",
+  },
+  "dry-run": {
+    description: "Print what would be done and change nothing (true/false).",
+    required: false,
+    default: "false",
+  },
+};
+
+const uniq = (xs: (string | undefined)[]) => [...new Set(xs.filter((x): x is string => !!x))];
+const databaseHosts = (env: Environment) =>
+  uniq(Object.values(env.databases).flatMap((d) => [d.on?.host, d.engine === "postgres" ? d.via : undefined]));
+const serviceHosts = (env: Environment, kind?: string) =>
+  uniq(Object.values(env.services).flatMap((s) => (kind === undefined || s.kind === kind ? s.hosts : [])));
+
+const serviceInput: InputSpec = { description: "Only this service (a name under services:). Default: every service of this kind.", default: "" };
+const releaseInputs: Record<string, InputSpec> = {
+  service: serviceInput,
+  release: { description: "Directory or .tar.gz to deploy, overriding the service's `release:` setting.", default: "" },
+  sha: { description: "Git commit being deployed (recorded in the ledger and the release id).", default: "${{ github.sha }}" },
+  "lock-wait": { description: "How long to wait for another deploy's lock on a host (e.g. 5m). Default: fail at once, naming the holder.", default: "0" },
+};
+const releaseOutputs = {
+  "release-id": "The release id deployed (git sha + timestamp).",
+  hosts: "JSON object: per host, the release id now live and the outcome.",
+  changed: "true when anything on a host changed.",
+};
+
+export const actionSpecs: Record<ActionName, ActionSpec> = {
+  "backup-db": {
+    name: "backup-db",
+    title: "slipway backup-db",
+    description: "Back up PostgreSQL (pg_dump -Fc on the host, in a container or from the runner) or SQLite (online backup), verify the dump, apply retention.",
+    inputs: {
+      database: { description: "Only this database (a name under databases:). Default: every database.", default: "" },
+      to: { description: "Where the dump goes: host (the backup directory on the database host) or runner (a file, then an artifact). Default: the environment's backup.to.", default: "" },
+      "runner-dir": { description: "With to: runner, the directory on the runner for the dump.", default: "backups" },
+      verify: { description: "list (pg_restore --list) or restore (restore into a scratch database and compare row counts). Default: the environment's backup.verify.", default: "" },
+    },
+    outputs: {
+      "backup-id": "Id of the backup made (use it as apply-migrations' backup-id).",
+      path: "Where the dump is stored (host path or runner path).",
+      size: "Size of the dump in bytes.",
+      sha256: "SHA-256 of the dump.",
+      verified: "true when the dump passed verification.",
+    },
+    hostsOf: databaseHosts,
+  },
+  "apply-migrations": {
+    name: "apply-migrations",
+    title: "slipway apply-migrations",
+    description: "Apply pending SQL (numbered files) or alembic migrations under an advisory lock, each in its own transaction, with checksums recorded.",
+    inputs: {
+      database: { description: "Only this database. Default: every database with migrations.", default: "" },
+      "backup-id": { description: "backup-id output of a verified backup-db step in the same run; required when the policy says backup-before-migrate.", default: "" },
+    },
+    outputs: {
+      applied: "Number of migrations applied.",
+      pending: "Number of migrations pending (after a dry run: what would be applied).",
+      head: "The latest applied migration version.",
+    },
+    hostsOf: databaseHosts,
+  },
+  "deploy-systemd": {
+    name: "deploy-systemd",
+    title: "slipway deploy-systemd",
+    description: "Deploy a release as a systemd service: release directory, verified unit, atomic switch, restart, stability wait, lock and ledger.",
+    inputs: releaseInputs,
+    outputs: releaseOutputs,
+    hostsOf: (env) => serviceHosts(env, "systemd"),
+  },
+  "deploy-supervisor": {
+    name: "deploy-supervisor",
+    title: "slipway deploy-supervisor",
+    description: "Deploy a release as supervisor programs: release directory, conf.d file, reread/update, restart the group, wait until RUNNING.",
+    inputs: releaseInputs,
+    outputs: releaseOutputs,
+    hostsOf: (env) => serviceHosts(env, "supervisor"),
+  },
+  "deploy-compose": {
+    name: "deploy-compose",
+    title: "slipway deploy-compose",
+    description: "Deploy a docker compose stack: images pinned by digest, database first, up, wait until healthy; works with Synology's docker paths and sudo.",
+    inputs: releaseInputs,
+    outputs: { ...releaseOutputs, digests: "JSON object: per compose service, the image digest now running." },
+    hostsOf: (env) => serviceHosts(env, "compose"),
+  },
+  "verify-health": {
+    name: "verify-health",
+    title: "slipway verify-health",
+    description: "Run the environment's health checks (http, tcp, command, systemd, supervisor, compose, sql, file freshness, panic flag, memory) with retries and a stability window.",
+    inputs: {
+      checks: { description: "Only the checks with these names (comma separated). Default: all.", default: "" },
+    },
+    outputs: {
+      healthy: "true when every check passed.",
+      report: "JSON report: each check with result and timing.",
+    },
+    hostsOf: (env) => {
+      const named = uniq(env.checks.flatMap((c) => [c.from, ...(c.hosts ?? [])]));
+      return named.length > 0 ? named : Object.keys(env.hosts);
+    },
+  },
+  rollback: {
+    name: "rollback",
+    title: "slipway rollback",
+    description: "Return services to the previous good release from the ledger (or a named one), restoring unit/program/compose files and env files; optionally restore a database backup.",
+    inputs: {
+      service: { description: "Only this service. Default: every service.", default: "" },
+      to: { description: "Release id or git sha to return to. Default: the previous good release in the ledger.", default: "" },
+      "restore-db": { description: "Also restore the database from a backup (true/false). Run it only in a job behind its own environment approval.", default: "false" },
+      "backup-id": { description: "With restore-db: the backup to restore. Default: the one recorded with the target release.", default: "" },
+    },
+    outputs: {
+      "release-id": "The release id now live.",
+      "restored-db": "true when a database was restored.",
+    },
+    hostsOf: (env) => serviceHosts(env),
+  },
+};

@@ -1,0 +1,72 @@
+// Every action bundle, run as the runner runs it (INPUT_*, GITHUB_OUTPUT, GITHUB_STEP_SUMMARY),
+// on Node 24 and on this machine's Node 20.
+import { mkdtempSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { actionNames, actionSpecs, commonInputs } from "../../src/actions/specs.js";
+import { runAction, runnerNodes } from "../harness/runner.js";
+
+const defaults = (name: (typeof actionNames)[number]) =>
+  Object.fromEntries(Object.entries({ ...commonInputs, ...actionSpecs[name].inputs }).map(([k, v]) => [k, v.default ?? ""]));
+
+const envFor = (name: string) => (name === "deploy-supervisor" ? "recio" : name === "deploy-compose" ? "nas" : "production");
+const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ\n-----END OPENSSH PRIVATE KEY-----";
+
+describe.each(runnerNodes())("action bundles on $label", ({ bin }) => {
+  it.each(actionNames)("%s fails clearly as not implemented yet, sets no outputs and never reports success", (name) => {
+    const run = runAction(name, { ...defaults(name), environment: `environments/${envFor(name)}.yml` }, { node: bin, env: { DEPLOY_SSH_KEY: KEY, SLIPWAY_SSH_KEY: KEY } });
+    expect(run.code, run.stdout + run.stderr).toBe(1);
+    expect(run.stdout).toMatch(new RegExp(`::error::${name}: not implemented yet \\(tracked in issue #\\d\\)`));
+    expect(run.outputsRaw).toBe(""); // no output claims anything
+    // the ssh key secret is masked line by line before anything else is printed
+    expect(run.stdout).toContain("::add-mask::b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ");
+    expect(run.stdout).not.toMatch(/^(?!::add-mask::).*b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ/m);
+  });
+});
+
+describe("common action interface", () => {
+  it("annotates every problem of an invalid environment file at its file and line", () => {
+    const run = runAction("deploy-systemd", { ...defaults("deploy-systemd"), environment: "test/fixtures/three-mistakes.yml" });
+    expect(run.code).toBe(1);
+    const annotations = run.stdout.split("\n").filter((l) => l.startsWith("::error title=invalid environment file"));
+    expect(annotations).toEqual([
+      "::error title=invalid environment file,file=test/fixtures/three-mistakes.yml,line=5,col=5::hosts.droplet-1.usr: unknown key 'usr' (a typo? allowed keys are in environments/schema.json)",
+      "::error title=invalid environment file,file=test/fixtures/three-mistakes.yml,line=10,col=13::services.app.hosts.0: unknown host 'droplet-2' (hosts: droplet-1)",
+      "::error title=invalid environment file,file=test/fixtures/three-mistakes.yml,line=14,col=18::policy.keep-releases: Invalid input: expected number, received string",
+    ]);
+    expect(run.stdout).toContain("::error::deploy-systemd: test/fixtures/three-mistakes.yml has 3 problem(s)");
+  });
+
+  it("resolves an environment by name from the workspace", () => {
+    const run = runAction("deploy-compose", { ...defaults("deploy-compose"), environment: "nas" }, { env: { SLIPWAY_SSH_KEY: KEY } });
+    expect(run.stdout).toContain("deploy-compose: environment nas (environments/nas.yml), hosts: nas");
+  });
+
+  it("fails naming the secret when the ssh key is not mapped into env", () => {
+    const run = runAction("deploy-systemd", { ...defaults("deploy-systemd"), environment: "production" });
+    expect(run.code).toBe(1);
+    expect(run.stdout).toContain("secret DEPLOY_SSH_KEY (needed for ssh to collector-1) is not set");
+  });
+
+  it("checks the hosts filter against the environment", () => {
+    const unknown = runAction("deploy-systemd", { ...defaults("deploy-systemd"), environment: "production", hosts: "collector-1, nope" }, { env: { DEPLOY_SSH_KEY: KEY } });
+    expect(unknown.stdout).toContain("hosts input names unknown host(s) nope; environments/production.yml defines: collector-1, trader-1");
+    const unrelated = runAction("deploy-supervisor", { ...defaults("deploy-supervisor"), environment: "recio", hosts: "etf-1" }, { env: { SLIPWAY_SSH_KEY: KEY } });
+    expect(unrelated.stdout).toContain("deploy-supervisor: environment recio (environments/recio.yml), hosts: etf-1");
+  });
+
+  it("rejects a dry-run value that is not a boolean, and a missing environment", () => {
+    const bad = runAction("rollback", { ...defaults("rollback"), environment: "production", "dry-run": "yes please" });
+    expect(bad.stdout).toMatch(/::error::rollback: Input does not meet YAML 1.2 "Core Schema" specification: dry-run/);
+    const missing = runAction("rollback", { ...defaults("rollback"), environment: "" });
+    expect(missing.stdout).toContain("::error::rollback: Input required and not supplied: environment");
+  });
+
+  it("reports a missing environment file with its resolved path", () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "slipway-ws-"));
+    writeFileSync(path.join(dir, "README"), "empty workspace");
+    const run = runAction("backup-db", { ...defaults("backup-db"), environment: "staging" }, { cwd: dir });
+    expect(run.stdout).toContain(`environment file not found: ${dir}/environments/staging.yml (from 'staging')`);
+  });
+});

@@ -1,0 +1,106 @@
+import { readdirSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { Ajv2020 } from "ajv/dist/2020.js";
+import { parse } from "yaml";
+import { describe, expect, it } from "vitest";
+import { ConfigError, formatProblem, loadEnvironment, parseEnvironment, resolveEnvironmentPath } from "../../src/config/load.js";
+import { durationMs } from "../../src/config/schema.js";
+
+const FP = "SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s";
+const problems = (text: string) => {
+  try {
+    parseEnvironment(text, "env.yml");
+  } catch (e) {
+    if (e instanceof ConfigError) return e.problems.map(formatProblem);
+    throw e;
+  }
+  return [];
+};
+const minimal = `hosts:\n  d1:\n    address: 10.0.0.1\n    host-key: "${FP}"\n`;
+
+describe("environment files", () => {
+  it("every committed example validates", () => {
+    const files = readdirSync("environments").filter((f) => f.endsWith(".yml"));
+    expect(files.length).toBeGreaterThanOrEqual(3);
+    const kinds = new Set<string>();
+    for (const f of files) {
+      const { env } = loadEnvironment(path.join("environments", f));
+      Object.values(env.services).forEach((s) => kinds.add(s.kind));
+    }
+    expect([...kinds].sort()).toEqual(["compose", "supervisor", "systemd"]); // an example per target type
+  });
+
+  it("reports all three mistakes of a file at once, each with file:line:col", () => {
+    const err = (() => {
+      try {
+        loadEnvironment("test/fixtures/three-mistakes.yml");
+      } catch (e) {
+        return e as ConfigError;
+      }
+    })();
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(err!.problems.map(formatProblem)).toEqual([
+      "test/fixtures/three-mistakes.yml:5:5: hosts.droplet-1.usr: unknown key 'usr' (a typo? allowed keys are in environments/schema.json)",
+      "test/fixtures/three-mistakes.yml:10:13: services.app.hosts.0: unknown host 'droplet-2' (hosts: droplet-1)",
+      "test/fixtures/three-mistakes.yml:14:18: policy.keep-releases: Invalid input: expected number, received string",
+    ]);
+  });
+
+  it("applies defaults", () => {
+    const env = parseEnvironment(minimal, "env.yml");
+    expect(env.hosts.d1).toMatchObject({ port: 22, user: "root", sudo: false });
+    expect(env.policy).toMatchObject({ "keep-releases": 5, "auto-rollback": false, "backup-before-migrate": true });
+    expect(env.ssh["key-secret"]).toBe("SLIPWAY_SSH_KEY");
+  });
+
+  it("rejects unknown keys everywhere, at the key's own position", () => {
+    expect(problems(minimal + "policy:\n  auto-rolback: true\n")).toEqual([
+      "env.yml:6:3: policy.auto-rolback: unknown key 'auto-rolback' (a typo? allowed keys are in environments/schema.json)",
+    ]);
+    expect(problems(minimal + "checks:\n  - http: http://x/\n    timout: 5s\n")[0]).toMatch(/^env\.yml:7:5: checks\.0\.timout: unknown key/);
+  });
+
+  it("requires a pinned host key and never accepts a secret value inline", () => {
+    expect(problems(`hosts:\n  d1:\n    address: 10.0.0.1\n`)[0]).toMatch(/env\.yml:3:5: hosts\.d1: pin the host key/);
+    expect(problems(minimal + "services:\n  a:\n    kind: systemd\n    hosts: [d1]\n    deploy-to: /a\n    exec: x\n    secret-env: { PW: hunter2 }\n")[0]).toMatch(
+      /secret-env\.PW: a secret is referenced by its NAME/,
+    );
+  });
+
+  it("reports YAML syntax errors and duplicate keys with their line", () => {
+    expect(problems(minimal + "policy: [unclosed\n")[0]).toMatch(/^env\.yml:6:1: Flow sequence .* must .* end with a ]/);
+    expect(problems(minimal.replace("    address: 10.0.0.1\n", "    address: 10.0.0.1\n    address: 10.0.0.2\n"))[0]).toMatch(/^env\.yml:4:5: .*[Uu]nique/);
+  });
+
+  it("checks references between sections", () => {
+    const text = `${minimal}databases:\n  db:\n    engine: postgres\n    on: { host: nope }\n    name: app\nchecks:\n  - sql: select 1\n    database: other\n    expect: "> 0"\n`;
+    expect(problems(text)).toEqual([
+      "env.yml:8:17: databases.db.on.host: unknown host 'nope' (hosts: d1)",
+      "env.yml:12:15: checks.0.database: unknown database 'other'",
+    ]);
+  });
+
+  it("explains kind and one-of mistakes", () => {
+    expect(problems(minimal + "services:\n  a:\n    kind: systemdd\n    hosts: [d1]\n    deploy-to: /a\n")[0]).toMatch(/services\.a\.kind: /);
+    expect(problems(minimal + "services:\n  a:\n    kind: systemd\n    hosts: [d1]\n    deploy-to: /a\n")[0]).toMatch(/exactly one of exec .* or unit-file/);
+    expect(problems(minimal + "checks:\n  - http: http://x/\n    tcp: a:1\n")[0]).toMatch(/a check needs exactly one of/);
+  });
+
+  it("resolves a name to environments/<name>.yml and keeps paths as paths", () => {
+    expect(resolveEnvironmentPath("production", "/repo")).toBe("/repo/environments/production.yml");
+    expect(resolveEnvironmentPath("ci/env.yaml", "/repo")).toBe("/repo/ci/env.yaml");
+    expect(() => loadEnvironment("no-such-env")).toThrow(/environment file not found: .*environments\/no-such-env\.yml/);
+  });
+
+  it("parses durations", () => {
+    expect([durationMs("250ms"), durationMs("10s"), durationMs("5m"), durationMs("1h"), durationMs(3)]).toEqual([250, 10_000, 300_000, 3_600_000, 3000]);
+  });
+
+  it("schema.json lets an editor check the files: examples pass, a typo fails", () => {
+    const schema = JSON.parse(readFileSync("environments/schema.json", "utf8"));
+    const validate = new Ajv2020({ strict: false }).compile(schema);
+    for (const f of readdirSync("environments").filter((f) => f.endsWith(".yml")))
+      expect(validate(parse(readFileSync(path.join("environments", f), "utf8"))), `${f}: ${JSON.stringify(validate.errors)}`).toBe(true);
+    expect(validate(parse(minimal + "polcy: {}\n"))).toBe(false);
+  });
+});
