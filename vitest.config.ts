@@ -6,7 +6,10 @@ export default defineConfig({
   test: {
     reporters: ["default"],
     projects: [
-      { test: { name: "unit", include: ["test/unit/**/*.test.ts"] } },
+      {
+        // GitHub's workflow parser imports JSON without import attributes: let vite transform it
+        test: { name: "unit", include: ["test/unit/**/*.test.ts"], server: { deps: { inline: ["@actions/workflow-parser"] } } },
+      },
       {
         test: {
           name: "integration",

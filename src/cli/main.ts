@@ -1,4 +1,5 @@
 // The slipway CLI: the same operations as the actions, from a terminal.
+import "../remote/esm-shim.js"; // first: ssh2 needs __dirname while loading
 import { Command, InvalidArgumentError } from "commander";
 import { ConfigError, formatProblem, loadEnvironment } from "../config/load.js";
 import { formatPlan } from "../operations/plan.js";

@@ -1,5 +1,6 @@
 // Running host tools (ip, mount, ssh, ...) without a shell: arguments are passed as an array.
 import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 
 export interface RunResult {
   code: number;
@@ -16,11 +17,11 @@ export interface RunOptions {
 
 export function run(cmd: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn(cmd, args, { stdio: [opts.input === undefined ? "ignore" : "pipe", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.stdout!.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
     const timer = opts.timeoutMs ? setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs) : undefined;
     child.on("error", (e) => {
       clearTimeout(timer);
@@ -33,7 +34,10 @@ export function run(cmd: string, args: readonly string[], opts: RunOptions = {})
         reject(new Error(`${cmd} ${args.join(" ")} exited ${signal ?? code}: ${stderr.trim() || stdout.trim()}`));
       } else resolve(result);
     });
-    child.stdin.end(opts.input ?? "");
+    if (child.stdin) {
+      child.stdin.on("error", () => {}); // the command may exit without reading its input
+      child.stdin.end(opts.input);
+    }
   });
 }
 
@@ -59,10 +63,16 @@ export async function waitFor<T>(what: string, timeoutMs: number, probe: () => P
   }
 }
 
+/** Is the process there and not a zombie (an orphan's zombie lingers if the machine's PID 1 does not reap)? */
 export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
+  } catch {
+    return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
   } catch {
     return false;
   }

@@ -1,4 +1,4 @@
-import "./shim.js";
+import "../../remote/esm-shim.js";
 import { notImplemented, runAction } from "../run-action.js";
 
 await runAction("rollback", notImplemented(7));

@@ -1,0 +1,72 @@
+// The CLI bundle (dist/cli/index.js, the package's bin) as a user runs it.
+import { spawnSync } from "node:child_process";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ROOT, runnerNodes } from "../harness/runner.js";
+import { startSshd, type Sshd } from "../harness/sshd.js";
+
+const cli = (args: string[], node = process.execPath) => spawnSync(node, [path.join(ROOT, "dist/cli/index.js"), ...args], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
+
+let sshd: Sshd;
+beforeAll(async () => {
+  sshd = await startSshd();
+});
+afterAll(() => sshd?.stop());
+
+describe("slipway validate", () => {
+  it("prints all three mistakes as file:line:col and exits non-zero", () => {
+    const r = cli(["validate", "test/fixtures/three-mistakes.yml"]);
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim().split("\n")).toEqual([
+      "test/fixtures/three-mistakes.yml:5:5: hosts.droplet-1.usr: unknown key 'usr' (a typo? allowed keys are in environments/schema.json)",
+      "test/fixtures/three-mistakes.yml:10:13: services.app.hosts.0: unknown host 'droplet-2' (hosts: droplet-1)",
+      "test/fixtures/three-mistakes.yml:14:18: policy.keep-releases: Invalid input: expected number, received string",
+      "test/fixtures/three-mistakes.yml: 3 problems",
+    ]);
+  });
+
+  it("accepts the committed examples by name and exits 0", () => {
+    const r = cli(["validate", "production", "recio", "nas"]);
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain("environments/production.yml: ok (2 hosts, 2 services, 1 databases, 5 checks)");
+  });
+
+  it("works through npx, the package's bin", () => {
+    const r = spawnSync("npx", ["--no-install", "slipway", "validate", "nas"], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
+    expect(r.stdout).toContain("environments/nas.yml: ok");
+    expect(r.status).toBe(0);
+  });
+});
+
+describe("slipway plan", () => {
+  it("prints what happens on which host", () => {
+    const r = cli(["plan", "nas"]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain("nas  admin@192.168.1.50:22 via bastion (sudo)");
+    expect(r.stdout).toContain("- apply sql migrations from schema to crypto in container crypto-timescaledb");
+  });
+});
+
+describe.each(runnerNodes())("slipway fingerprint on $label", ({ bin }) => {
+  it("prints the host key of a real sshd in both pinnable forms", () => {
+    const r = cli(["fingerprint", "127.0.0.1", "--port", String(sshd.port)], bin);
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain(`host-key: "${sshd.hostKeyFingerprint}"`);
+    expect(r.stdout).toContain(`known-hosts: "${sshd.knownHostsLine}"`);
+  });
+});
+
+describe("bad usage", () => {
+  it("names an unreachable host", () => {
+    const r = cli(["fingerprint", "127.0.0.1", "--port", "1"]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/error: cannot reach 127\.0\.0\.1:1: .*ECONNREFUSED/);
+  });
+  it("rejects a bad port", () => {
+    const r = cli(["fingerprint", "h", "--port", "99999"]);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain("a port number");
+  });
+});
