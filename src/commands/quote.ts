@@ -31,9 +31,11 @@ export type ShellValue = string | number | Shell | readonly (string | number | S
  *   sh`mkdir -p ${dir} && cd ${dir}`
  */
 export function sh(strings: TemplateStringsArray, ...values: ShellValue[]): Shell {
-  let out = strings[0] ?? "";
+  // an invalid escape such as \1 leaves a cooked string undefined: never drop script text silently
+  if (strings.some((s) => s === undefined)) throw new Error(`invalid escape sequence in a sh\`\` template: ${strings.raw.join("${…}")}`);
+  let out = strings[0]!;
   values.forEach((v, i) => {
-    out += words(v) + (strings[i + 1] ?? "");
+    out += words(v) + strings[i + 1]!;
   });
   return new Shell(out);
 }

@@ -7,7 +7,8 @@ import { psqlCommand, withHeredoc, type PgLocation } from "../commands/postgres.
 import { sh, Shell } from "../commands/quote.js";
 import type { Environment } from "../config/schema.js";
 import type { Secrets } from "../config/secrets.js";
-import type { Remote } from "../remote/connection.js";
+import type { Remote, RunOptions, RunResult } from "../remote/connection.js";
+import { runLocal } from "../remote/local.js";
 import type { RemotePool } from "../remote/pool.js";
 
 export interface PsqlResult {
@@ -28,6 +29,8 @@ export interface PgClient {
   envScript(): Shell;
   /** the variables a client in a container must be given (by name) */
   passEnv(): string[];
+  /** run a bash script where the clients run (the host, or the runner) */
+  runScript(body: Shell, opts: RunOptions): Promise<RunResult>;
   password?: string;
   appName: string;
   close(): Promise<void>;
@@ -49,6 +52,10 @@ class RemotePgClient implements PgClient {
 
   passEnv(): string[] {
     return this.password !== undefined ? ["PGAPPNAME", "PGPASSWORD"] : ["PGAPPNAME"];
+  }
+
+  runScript(body: Shell, opts: RunOptions): Promise<RunResult> {
+    return this.remote.run(sh`${this.envScript()}\n${body}`, opts);
   }
 
   async psql(input: string, step: string, opts: { dbname?: string } = {}): Promise<PsqlResult> {
@@ -78,6 +85,10 @@ class LocalPgClient implements PgClient {
 
   passEnv(): string[] {
     return [];
+  }
+
+  runScript(body: Shell, opts: RunOptions): Promise<RunResult> {
+    return runLocal(body, { ...opts, env: this.env() });
   }
 
   /** environment for local PostgreSQL clients: the password never goes into argv */

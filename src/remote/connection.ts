@@ -36,6 +36,8 @@ export interface RunOptions {
   quiet?: boolean;
   /** throw on a non-zero exit (default true) */
   check?: boolean;
+  /** stream stdout here (with backpressure) instead of capturing it; the log and tail get stderr */
+  output?: Writable;
 }
 
 export interface RunResult {
@@ -182,8 +184,16 @@ export class Remote {
     input.end(wrapped);
     const onOut = lines("out");
     const onErr = lines("err");
+    const output = opts.output;
     const { code, signal } = await this.execRaw(command, opts.step, timeoutMs + 10_000, (ch) => {
-      ch.on("data", onOut);
+      if (output)
+        ch.on("data", (chunk: Buffer) => {
+          if (!output.write(chunk)) {
+            ch.pause();
+            output.once("drain", () => ch.resume());
+          }
+        });
+      else ch.on("data", onOut);
       ch.stderr.on("data", onErr);
       input.pipe(ch);
     });

@@ -29,3 +29,9 @@ describe("sh template", () => {
     expect(script(sh`a`, false, undefined, "b").text).toBe("a\nb");
   });
 });
+
+describe("sh template safety", () => {
+  it("refuses an invalid escape instead of silently dropping script text", () => {
+    expect(() => sh`sed 's/(a)/\1/' ${"x"}`).toThrow(/invalid escape sequence/);
+  });
+});

@@ -1,0 +1,204 @@
+// backup-db: a verified backup before anything destructive. PostgreSQL with pg_dump -Fc in an
+// exported snapshot (row counts from the same snapshot), SQLite with the online backup API; the
+// dump streams to a backup directory on the host or to a file on the runner, is checked
+// (non-empty, readable, SHA-256; optionally restored into a scratch database and the row counts
+// compared), described by a JSON file beside it, and old backups are pruned.
+import { createHash, randomBytes } from "node:crypto";
+import { createReadStream, createWriteStream, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { finished } from "node:stream/promises";
+import { COUNT_MARK, INFO_MARK, pgDumpScript, pgRestoreVerifyScript, retentionScript, sqliteBackupScript } from "../commands/backup.js";
+import { withHeredoc } from "../commands/postgres.js";
+import { sh } from "../commands/quote.js";
+import type { Database } from "../config/schema.js";
+import type { Remote } from "../remote/connection.js";
+import { runLocal } from "../remote/local.js";
+import type { Log } from "../report/log.js";
+import type { PgClient } from "./pg.js";
+
+export interface BackupMeta {
+  id: string;
+  database: string;
+  engine: "postgres" | "sqlite";
+  where: "host" | "runner";
+  host?: string;
+  path: string;
+  size: number;
+  sha256: string;
+  verified: boolean;
+  verification: "list" | "restore" | "integrity_check";
+  counts: Record<string, number>;
+  restoredCounts?: Record<string, number>;
+  serverVersion?: number;
+  created: string;
+  run: string;
+  runId?: string;
+}
+
+export interface BackupOptions {
+  database: string;
+  def: Database;
+  to: "host" | "runner";
+  runnerDir: string;
+  verify: "list" | "restore";
+  runIdentity: string;
+  log: Log;
+}
+
+export class BackupError extends Error {}
+
+export function backupId(database: string, now = new Date(), runId = process.env.GITHUB_RUN_ID): string {
+  const stamp = now.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+  return `${database}-${stamp}${runId ? `-r${runId}` : ""}-${randomBytes(2).toString("hex")}`;
+}
+
+export const defaultBackupDir = (database: string) => `/var/backups/slipway/${database}`;
+
+/** Marks the scripts print: "slipway:count public.t 12", "slipway:info sha256 …". */
+function parseMarks(text: string): { counts: Record<string, number>; info: Record<string, string> } {
+  const counts: Record<string, number> = {};
+  const info: Record<string, string> = {};
+  for (const line of text.split("\n")) {
+    const [mark, key, value] = line.trim().split(/\s+/);
+    if (mark === COUNT_MARK && key && value !== undefined) counts[key] = Number(value);
+    if (mark === INFO_MARK && key && value !== undefined) info[key] = value;
+  }
+  return { counts, info };
+}
+
+export async function backupPostgres(client: PgClient, o: BackupOptions): Promise<BackupMeta> {
+  const id = backupId(o.database);
+  const dir = o.def.backup?.dir ?? defaultBackupDir(o.database);
+  const sudo = !!client.location.sudo;
+  const base = { id, database: o.database, engine: "postgres" as const, created: new Date().toISOString(), run: o.runIdentity, runId: process.env.GITHUB_RUN_ID, host: client.remote?.name };
+  const fail = (step: string, e: unknown) => new BackupError(`backup of ${o.database} (${client.describe}) failed at "${step}": ${(e as Error).message}`);
+
+  let meta: BackupMeta;
+  if (o.to === "host" && client.remote) {
+    const script = pgDumpScript({ loc: client.location, env: client.envScript(), passEnv: client.passEnv(), dest: { dir, id, sudo } });
+    const r = await client.runScript(script, { step: "pg_dump", quiet: true }).catch((e) => Promise.reject(fail("pg_dump", e)));
+    const { counts, info } = parseMarks(r.stdout);
+    meta = { ...base, where: "host", path: `${dir}/${id}.dump`, size: Number(info.size), sha256: info.sha256!, verified: false, verification: o.verify, counts, serverVersion: Number(info.server_version) };
+  } else {
+    // stream the dump to the runner; the marks arrive on stderr
+    mkdirSync(o.runnerDir, { recursive: true });
+    const file = path.resolve(o.runnerDir, `${id}.dump`);
+    const tmp = `${file}.partial`;
+    const out = createWriteStream(tmp, { mode: 0o600 });
+    const script = pgDumpScript({ loc: client.location, env: client.envScript(), passEnv: client.passEnv() });
+    let r;
+    try {
+      r = await client.runScript(script, { step: "pg_dump", quiet: true, output: out });
+      out.end();
+      await finished(out);
+    } catch (e) {
+      out.destroy();
+      rmSync(tmp, { force: true });
+      throw fail("pg_dump", e);
+    }
+    const { counts, info } = parseMarks(r.stderr);
+    const size = statSync(tmp).size;
+    if (size === 0) {
+      rmSync(tmp, { force: true });
+      throw new BackupError(`backup of ${o.database} failed: pg_dump wrote an empty file`);
+    }
+    const sha256 = await sha256File(tmp);
+    const list = await runLocal(sh`pg_restore --list ${tmp} > /dev/null`, { step: "pg_restore --list", check: false });
+    if (list.code !== 0) {
+      rmSync(tmp, { force: true });
+      throw new BackupError(`backup of ${o.database} failed: pg_restore --list cannot read the dump: ${list.stderr.trim()}`);
+    }
+    renameSync(tmp, file);
+    meta = { ...base, where: "runner", path: file, size, sha256, verified: false, verification: o.verify, counts, serverVersion: Number(info.server_version) };
+  }
+
+  if (o.verify === "restore") meta.restoredCounts = await restoreAndCount(client, meta);
+  meta.verified = true;
+  await writeMeta(client.remote, meta, o.log);
+  await prune(client.remote, meta, o);
+  return meta;
+}
+
+/** Restore into a scratch database on the same server and compare every table's row count. */
+async function restoreAndCount(client: PgClient, meta: BackupMeta): Promise<Record<string, number>> {
+  const scratch = `slipway_verify_${randomBytes(4).toString("hex")}`;
+  let file = meta.path;
+  let uploaded: string | undefined;
+  if (meta.where === "runner" && client.remote) {
+    uploaded = `/tmp/slipway-verify-${meta.id}.dump`;
+    await client.remote.uploadFile(meta.path, uploaded, { mode: "0600", step: "upload dump for restore check" });
+    file = uploaded;
+  }
+  const script = pgRestoreVerifyScript({ loc: client.location, env: client.envScript(), passEnv: client.passEnv(), file, scratch });
+  const wrapped = uploaded ? sh`trap 'rm -f ${uploaded}' EXIT\n${script}` : script;
+  const r = await client.runScript(wrapped, { step: "restore check", quiet: true, check: false });
+  if (r.code !== 0) throw new BackupError(`backup ${meta.id} could not be restored into a scratch database: ${r.tail.slice(-5).join("\n")}`);
+  const restored = parseMarks(r.stdout).counts;
+  const diff = Object.keys({ ...meta.counts, ...restored }).filter((t) => meta.counts[t] !== restored[t]);
+  if (diff.length)
+    throw new BackupError(`backup ${meta.id} restored with different row counts: ${diff.map((t) => `${t}: ${meta.counts[t] ?? "missing"} in the snapshot, ${restored[t] ?? "missing"} restored`).join("; ")}`);
+  return restored;
+}
+
+export async function backupSqlite(remote: Remote, sqlite3: string, o: BackupOptions & { sudo: boolean }): Promise<BackupMeta> {
+  const def = o.def;
+  if (def.engine !== "sqlite") throw new Error("not a sqlite database");
+  const id = backupId(o.database);
+  const dir = o.def.backup?.dir ?? defaultBackupDir(o.database);
+  const tables = o.def.backup?.tables ?? [];
+  const r = await remote.run(sqliteBackupScript({ sqlite3, db: def.path, dir, id, sudo: o.sudo, tables }), { step: "sqlite online backup", quiet: true }).catch((e) => {
+    throw new BackupError(`backup of ${o.database} (sqlite ${def.path} on ${remote.name}) failed: ${(e as Error).message}`);
+  });
+  const { counts, info } = parseMarks(r.stdout);
+  let meta: BackupMeta = {
+    id, database: o.database, engine: "sqlite", where: "host", host: remote.name, path: `${dir}/${id}.sqlite3`, size: Number(info.size), sha256: info.sha256!,
+    verified: true, verification: "integrity_check", counts, created: new Date().toISOString(), run: o.runIdentity, runId: process.env.GITHUB_RUN_ID,
+  };
+  if (o.to === "runner") {
+    const local = path.resolve(o.runnerDir, `${id}.sqlite3`);
+    const got = await remote.downloadFile(meta.path, local);
+    if (got.sha256 !== meta.sha256) throw new BackupError(`backup ${id}: the copy on the runner has SHA-256 ${got.sha256}, the host computed ${meta.sha256}`);
+    meta = { ...meta, where: "runner", path: local };
+  }
+  await writeMeta(remote, meta, o.log);
+  await prune(remote, meta, o);
+  return meta;
+}
+
+/** The JSON beside each backup: what it is, how it was verified, who made it in which run. */
+async function writeMeta(remote: Remote | undefined, meta: BackupMeta, log: Log): Promise<void> {
+  const json = JSON.stringify(meta, null, 2) + "\n";
+  const metaPath = meta.path.replace(/\.(dump|sqlite3)$/, ".json");
+  if (meta.where === "runner" || !remote) writeFileSync(metaPath, json, { mode: 0o600 });
+  else await remote.run(withHeredoc(sh`cat > ${metaPath}`, json), { step: "write backup metadata", quiet: true });
+  log.info(`backup ${meta.id}: ${meta.path} (${meta.size} bytes, sha256 ${meta.sha256}, verified by ${meta.verification})`);
+}
+
+async function prune(remote: Remote | undefined, meta: BackupMeta, o: BackupOptions): Promise<void> {
+  const keep = o.def.backup?.keep ?? 7;
+  const keepDays = o.def.backup?.["keep-days"];
+  const dir = path.dirname(meta.path);
+  const script = retentionScript({ dir, keep, keepDays });
+  const r = meta.where === "runner" || !remote ? await runLocal(script, { step: "retention" }) : await remote.run(script, { step: "retention", quiet: true });
+  for (const line of r.stdout.split("\n").filter(Boolean)) o.log.info(line);
+}
+
+/** The backup made in this run, for apply-migrations' safety gate. */
+export async function findBackup(remote: Remote | undefined, dirOnHost: string, runnerDir: string, id: string): Promise<BackupMeta | undefined> {
+  if (!/^[A-Za-z0-9._-]+$/.test(id)) throw new BackupError(`not a backup id: ${id}`);
+  try {
+    return JSON.parse(readFileSync(path.resolve(runnerDir, `${id}.json`), "utf8")) as BackupMeta;
+  } catch {
+    /* not on the runner */
+  }
+  if (!remote) return undefined;
+  const r = await remote.run(sh`cat ${`${dirOnHost}/${id}.json`} 2>/dev/null || true`, { step: "find backup", quiet: true });
+  return r.stdout.trim() ? (JSON.parse(r.stdout) as BackupMeta) : undefined;
+}
+
+async function sha256File(file: string): Promise<string> {
+  const hash = createHash("sha256");
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest("hex");
+}
+
