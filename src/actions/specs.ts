@@ -83,6 +83,7 @@ export const actionSpecs: Record<ActionName, ActionSpec> = {
     inputs: {
       database: { description: "Only this database. Default: every database with migrations.", default: "" },
       "backup-id": { description: "backup-id output of a verified backup-db step in the same run; required when the policy says backup-before-migrate.", default: "" },
+      "runner-dir": { description: "Where backup-db put runner-side backups (to find backup-id's metadata).", default: "backups" },
     },
     outputs: {
       applied: "Number of migrations applied.",

@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from "yaml";
 import type * as z from "zod";
+import { inWorkspace, workspace } from "./paths.js";
 import { environmentSchema, type Environment } from "./schema.js";
 
 export interface ConfigProblem {
@@ -33,14 +34,14 @@ export interface LoadedEnvironment {
 }
 
 /** `production` means environments/production.yml under `root`; anything with a slash or .yml/.yaml is a path. */
-export function resolveEnvironmentPath(ref: string, root = process.cwd()): string {
+export function resolveEnvironmentPath(ref: string, root = workspace()): string {
   const trimmed = ref.trim();
   if (!trimmed) throw new Error("no environment given: pass a name (environments/<name>.yml) or a path to a YAML file");
   const isPath = trimmed.includes("/") || /\.ya?ml$/.test(trimmed);
-  return path.resolve(root, isPath ? trimmed : path.join("environments", `${trimmed}.yml`));
+  return inWorkspace(isPath ? trimmed : path.join("environments", `${trimmed}.yml`), root);
 }
 
-export function loadEnvironment(ref: string, root = process.cwd()): LoadedEnvironment {
+export function loadEnvironment(ref: string, root = workspace()): LoadedEnvironment {
   const file = resolveEnvironmentPath(ref, root);
   if (!existsSync(file)) throw new Error(`environment file not found: ${file} (from '${ref}')`);
   const rel = path.relative(root, file);

@@ -40,7 +40,8 @@ export class Secrets {
     const parts = [value, Buffer.from(value).toString("base64"), encodeURIComponent(value), ...value.split(/\r?\n/)];
     for (const part of parts) {
       const p = part.trim();
-      if (p.length < 4 || this.values.has(p)) continue;
+      // PEM armour lines ("-----BEGIN … KEY-----") are not secret; masking them would only hide them
+      if (p.length < 4 || /^-----(BEGIN|END) [A-Z ]+-----$/.test(p) || this.values.has(p)) continue;
       this.values.add(p);
       for (const m of this.maskers) m(p);
     }

@@ -39,6 +39,7 @@ export interface BackupOptions {
   database: string;
   def: Database;
   to: "host" | "runner";
+  /** absolute directory on the runner for runner-side backups */
   runnerDir: string;
   verify: "list" | "restore";
   runIdentity: string;
@@ -48,7 +49,8 @@ export interface BackupOptions {
 export class BackupError extends Error {}
 
 export function backupId(database: string, now = new Date(), runId = process.env.GITHUB_RUN_ID): string {
-  const stamp = now.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+  // milliseconds included: ids sort in creation order, which retention relies on
+  const stamp = now.toISOString().replace(/[-:.]/g, "");
   return `${database}-${stamp}${runId ? `-r${runId}` : ""}-${randomBytes(2).toString("hex")}`;
 }
 
@@ -82,7 +84,7 @@ export async function backupPostgres(client: PgClient, o: BackupOptions): Promis
   } else {
     // stream the dump to the runner; the marks arrive on stderr
     mkdirSync(o.runnerDir, { recursive: true });
-    const file = path.resolve(o.runnerDir, `${id}.dump`);
+    const file = path.join(o.runnerDir, `${id}.dump`);
     const tmp = `${file}.partial`;
     const out = createWriteStream(tmp, { mode: 0o600 });
     const script = pgDumpScript({ loc: client.location, env: client.envScript(), passEnv: client.passEnv() });
@@ -155,7 +157,7 @@ export async function backupSqlite(remote: Remote, sqlite3: string, o: BackupOpt
     verified: true, verification: "integrity_check", counts, created: new Date().toISOString(), run: o.runIdentity, runId: process.env.GITHUB_RUN_ID,
   };
   if (o.to === "runner") {
-    const local = path.resolve(o.runnerDir, `${id}.sqlite3`);
+    const local = path.join(o.runnerDir, `${id}.sqlite3`);
     const got = await remote.downloadFile(meta.path, local);
     if (got.sha256 !== meta.sha256) throw new BackupError(`backup ${id}: the copy on the runner has SHA-256 ${got.sha256}, the host computed ${meta.sha256}`);
     meta = { ...meta, where: "runner", path: local };
@@ -187,7 +189,7 @@ async function prune(remote: Remote | undefined, meta: BackupMeta, o: BackupOpti
 export async function findBackup(remote: Remote | undefined, dirOnHost: string, runnerDir: string, id: string): Promise<BackupMeta | undefined> {
   if (!/^[A-Za-z0-9._-]+$/.test(id)) throw new BackupError(`not a backup id: ${id}`);
   try {
-    return JSON.parse(readFileSync(path.resolve(runnerDir, `${id}.json`), "utf8")) as BackupMeta;
+    return JSON.parse(readFileSync(path.join(runnerDir, `${id}.json`), "utf8")) as BackupMeta;
   } catch {
     /* not on the runner */
   }

@@ -10,11 +10,12 @@ import { runAction, runnerNodes } from "../harness/runner.js";
 const defaults = (name: (typeof actionNames)[number]) =>
   Object.fromEntries(Object.entries({ ...commonInputs, ...actionSpecs[name].inputs }).map(([k, v]) => [k, v.default ?? ""]));
 
+const implemented: string[] = ["backup-db", "apply-migrations"];
 const envFor = (name: string) => (name === "deploy-supervisor" ? "recio" : name === "deploy-compose" ? "nas" : "production");
 const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ\n-----END OPENSSH PRIVATE KEY-----";
 
 describe.each(runnerNodes())("action bundles on $label", ({ bin }) => {
-  it.each(actionNames)("%s fails clearly as not implemented yet, sets no outputs and never reports success", (name) => {
+  it.each(actionNames.filter((n) => !implemented.includes(n)))("%s fails clearly as not implemented yet, sets no outputs and never reports success", (name) => {
     const run = runAction(name, { ...defaults(name), environment: `environments/${envFor(name)}.yml` }, { node: bin, env: { DEPLOY_SSH_KEY: KEY, SLIPWAY_SSH_KEY: KEY } });
     expect(run.code, run.stdout + run.stderr).toBe(1);
     expect(run.stdout).toMatch(new RegExp(`::error::${name}: not implemented yet \\(tracked in issue #\\d\\)`));

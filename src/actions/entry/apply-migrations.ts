@@ -1,4 +1,5 @@
 import "../../remote/esm-shim.js";
-import { notImplemented, runAction } from "../run-action.js";
+import { runAction } from "../run-action.js";
+import { migrateBody } from "../database.js";
 
-await runAction("apply-migrations", notImplemented(4));
+await runAction("apply-migrations", migrateBody);

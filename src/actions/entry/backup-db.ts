@@ -1,4 +1,5 @@
 import "../../remote/esm-shim.js";
-import { notImplemented, runAction } from "../run-action.js";
+import { runAction } from "../run-action.js";
+import { backupBody } from "../database.js";
 
-await runAction("backup-db", notImplemented(4));
+await runAction("backup-db", backupBody);

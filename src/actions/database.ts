@@ -1,0 +1,124 @@
+// The bodies of backup-db and apply-migrations: pick the databases, run the operation on each,
+// write outputs and the job summary.
+import * as core from "@actions/core";
+import path from "node:path";
+import type { Database } from "../config/schema.js";
+import { durationMs } from "../config/schema.js";
+import { inWorkspace } from "../config/paths.js";
+import { backupPostgres, backupSqlite, defaultBackupDir, findBackup, type BackupMeta } from "../operations/backup.js";
+import { migrate } from "../operations/migrate.js";
+import { pgClient, runIdentity } from "../operations/pg.js";
+import { bytes, mdTable } from "../report/summary.js";
+import type { ActionContext } from "./run-action.js";
+
+/** The databases an action works on: the `database` input, else all those on the selected hosts. */
+export function selectDatabases(ctx: ActionContext, want: (d: Database) => boolean): [string, Database][] {
+  const named = ctx.input("database");
+  const all = Object.entries(ctx.loaded.env.databases);
+  if (named) {
+    const d = ctx.loaded.env.databases[named];
+    if (!d) throw new Error(`database input names unknown database ${named}; ${ctx.loaded.file} defines: ${all.map(([n]) => n).join(", ") || "none"}`);
+    return [[named, d]];
+  }
+  return all.filter(([, d]) => want(d) && (!d.on || ctx.hosts.includes(d.on.host)));
+}
+
+function setOutputs(values: Record<string, string[]>): void {
+  for (const [k, v] of Object.entries(values)) core.setOutput(k, v.join(" "));
+}
+
+export async function backupBody(ctx: ActionContext): Promise<void> {
+  const dbs = selectDatabases(ctx, () => true);
+  if (dbs.length === 0) throw new Error(`no database to back up in ${ctx.loaded.file}`);
+  const metas: BackupMeta[] = [];
+  for (const [name, def] of dbs) {
+    const to = (ctx.input("to") || def.backup?.to || "host") as "host" | "runner";
+    const verify = (ctx.input("verify") || def.backup?.verify || "list") as "list" | "restore";
+    if (!["host", "runner"].includes(to)) throw new Error(`to must be host or runner, not '${to}'`);
+    if (!["list", "restore"].includes(verify)) throw new Error(`verify must be list or restore, not '${verify}'`);
+    const where = def.on ? `${def.on.host}${def.engine === "postgres" && def.on.container ? ` (container ${def.on.container})` : ""}` : "the runner";
+    if (ctx.dryRun) {
+      ctx.log.info(`dry run: would back up ${def.engine} database ${name} on ${where} to ${to === "host" ? (def.backup?.dir ?? defaultBackupDir(name)) : ctx.input("runner-dir")}, verify: ${def.engine === "sqlite" ? "integrity_check" : verify}, keep ${def.backup?.keep ?? 7}`);
+      continue;
+    }
+    const opts = { database: name, def, to, runnerDir: inWorkspace(ctx.input("runner-dir") || "backups"), verify, runIdentity: runIdentity(), log: ctx.log };
+    const meta = await ctx.log.group(`backup ${name} on ${where}`, async () => {
+      if (def.engine === "sqlite") {
+        const host = ctx.loaded.env.hosts[def.on.host]!;
+        return backupSqlite(await ctx.pool.get(def.on.host), host.commands?.sqlite3 ?? "sqlite3", { ...opts, sudo: host.sudo });
+      }
+      const client = await pgClient(ctx.loaded.env, name, ctx.pool, ctx.secrets);
+      try {
+        return await backupPostgres(client, opts);
+      } finally {
+        await client.close();
+      }
+    });
+    metas.push(meta);
+  }
+  if (ctx.dryRun) return;
+  setOutputs({
+    "backup-id": metas.map((m) => m.id),
+    path: metas.map((m) => m.path),
+    size: metas.map((m) => String(m.size)),
+    sha256: metas.map((m) => m.sha256),
+    verified: [String(metas.every((m) => m.verified))],
+  });
+  let md = `### slipway backup-db — ${ctx.loaded.name}\n\n`;
+  md += mdTable(["database", "backup id", "where", "size", "sha256", "verified by"], metas.map((m) => [m.database, m.id, m.where === "host" ? `${m.host}:${m.path}` : m.path, bytes(m.size), m.sha256.slice(0, 16) + "…", m.verification]));
+  for (const m of metas) {
+    const wanted = ctx.loaded.env.databases[m.database]?.backup?.tables ?? [];
+    const rows = Object.entries(m.counts).filter(([t]) => wanted.length === 0 || wanted.includes(t) || wanted.includes(t.replace(/^public\./, "")));
+    if (rows.length) md += `\n**Row counts of ${m.database} at the backup** (snapshot of the dump${m.restoredCounts ? "; identical after a test restore" : ""})\n\n` + mdTable(["table", "rows"], rows);
+  }
+  await core.summary.addRaw(md).write();
+}
+
+export async function migrateBody(ctx: ActionContext): Promise<void> {
+  const dbs = selectDatabases(ctx, (d) => d.migrations !== undefined);
+  if (dbs.length === 0) throw new Error(`no database with migrations in ${ctx.loaded.file}`);
+  const policy = ctx.loaded.env.policy;
+  const totals = { applied: [] as string[], pending: [] as string[], head: [] as string[] };
+  let md = `### slipway apply-migrations — ${ctx.loaded.name}\n\n`;
+  for (const [name, def] of dbs) {
+    const m = def.migrations;
+    if (!m) throw new Error(`database ${name} has no migrations: section`);
+    if (def.engine !== "postgres") throw new Error(`database ${name}: migrations are supported for postgres (sqlite migrations are not implemented yet)`);
+    if (m.engine === "alembic") throw new Error(`database ${name}: the alembic engine is not implemented yet`);
+    const client = await pgClient(ctx.loaded.env, name, ctx.pool, ctx.secrets);
+    try {
+      const base = { dir: inWorkspace(m.dir), table: m.table, outOfOrder: m["out-of-order"], lockTimeoutSec: Math.ceil(durationMs(m["lock-timeout"]) / 1000), appliedBy: runIdentity(), log: ctx.log };
+      const planned = await migrate(client, { ...base, dryRun: true });
+      if (!ctx.dryRun && planned.pending.length > 0 && policy["backup-before-migrate"]) await requireVerifiedBackup(ctx, name, def);
+      const result = ctx.dryRun ? planned : await ctx.log.group(`migrate ${name} (${client.describe})`, () => migrate(client, { ...base, dryRun: false }));
+      totals.applied.push(...result.applied);
+      totals.pending.push(...result.pending);
+      if (result.head) totals.head.push(result.head);
+      md += mdTable(["database", "applied", "pending", "head"], [[name, result.applied.join(", ") || "none", result.pending.join(", ") || "none", result.head ?? "none"]]);
+    } finally {
+      await client.close();
+    }
+  }
+  core.setOutput("applied", String(totals.applied.length));
+  core.setOutput("pending", String(totals.pending.length));
+  core.setOutput("head", totals.head.join(" "));
+  await core.summary.addRaw(md).write();
+}
+
+/** The safety gate: no migration without a verified backup of that database from this run. */
+async function requireVerifiedBackup(ctx: ActionContext, name: string, def: Database): Promise<void> {
+  const ids = ctx.input("backup-id").split(/\s+/).filter(Boolean).filter((id) => id.startsWith(`${name}-`));
+  const hint = `run backup-db for ${name} earlier in this job and pass its backup-id output (policy backup-before-migrate is on)`;
+  if (ids.length === 0) throw new Error(`refusing to migrate ${name}: no backup-id given; ${hint}`);
+  const remote = def.on ? await ctx.pool.get(def.on.host) : undefined;
+  for (const id of ids) {
+    const meta = await findBackup(remote, def.backup?.dir ?? defaultBackupDir(name), inWorkspace(ctx.input("runner-dir") || "backups"), id);
+    if (!meta) continue;
+    if (!meta.verified) throw new Error(`refusing to migrate ${name}: backup ${id} is not verified; ${hint}`);
+    const run = process.env.GITHUB_RUN_ID;
+    if (run && meta.runId !== run) throw new Error(`refusing to migrate ${name}: backup ${id} was made in run ${meta.runId ?? "outside Actions"}, not this run (${run}); ${hint}`);
+    ctx.log.info(`backup ${id} of ${name} is verified (${meta.verification}, sha256 ${meta.sha256}): migrating`);
+    return;
+  }
+  throw new Error(`refusing to migrate ${name}: backup ${ids.join(", ")} not found on ${def.on?.host ?? "the runner"}; ${hint}`);
+}

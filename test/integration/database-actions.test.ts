@@ -1,0 +1,86 @@
+// backup-db and apply-migrations run as the runner runs them (bundles, INPUT_*, GITHUB_OUTPUT,
+// GITHUB_STEP_SUMMARY, Node 24) against the real sshd + PostgreSQL of the harness.
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { stringify } from "yaml";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runAction } from "../harness/runner.js";
+import { startPostgres, type Postgres } from "../harness/postgres.js";
+import { startSshd, type Sshd } from "../harness/sshd.js";
+
+let sshd: Sshd;
+let pg: Postgres;
+let ws: string;
+beforeAll(async () => {
+  [sshd, pg] = await Promise.all([startSshd(), startPostgres()]);
+  pg.psql("CREATE DATABASE crypto_data");
+  ws = mkdtempSync(path.join(os.tmpdir(), "slipway-ws-"));
+  mkdirSync(path.join(ws, "schema"));
+  writeFileSync(path.join(ws, "schema", "001_quotes.sql"), "CREATE TABLE btc_option_quotes (id bigserial PRIMARY KEY, price numeric);\nINSERT INTO btc_option_quotes (price) SELECT g FROM generate_series(1, 50) g;\n");
+  writeFileSync(path.join(ws, "schema", "006_instrument_metadata_table.sql"), "CREATE TABLE instrument_metadata (name text PRIMARY KEY, is_active boolean DEFAULT true);\n");
+  mkdirSync(path.join(ws, "environments"));
+  writeFileSync(
+    path.join(ws, "environments", "lab.yml"),
+    stringify({
+      hosts: { nas: { address: "127.0.0.1", port: sshd.port, user: "root", "host-key": sshd.hostKeyFingerprint } },
+      databases: {
+        crypto: {
+          engine: "postgres", on: { host: "nas", port: pg.port }, name: "crypto_data", user: "postgres",
+          migrations: { dir: "schema" }, backup: { dir: path.join(ws, "host-backups"), verify: "restore", tables: ["btc_option_quotes"] },
+        },
+      },
+    }),
+  );
+});
+afterAll(() => {
+  sshd?.stop();
+  pg?.stop();
+});
+
+const run = (action: string, inputs: Record<string, string>, env: Record<string, string> = {}) =>
+  runAction(action, { environment: "lab", hosts: "", "dry-run": "false", database: "", "runner-dir": "backups", ...inputs }, { cwd: ws, env: { SLIPWAY_SSH_KEY: sshd.clientKey, GITHUB_RUN_ID: "4242", GITHUB_REPOSITORY: "acme/nas", GITHUB_ACTOR: "alice", ...env } });
+
+describe("backup-db then apply-migrations, as in a deploy job", () => {
+  it("dry-run apply-migrations lists what is pending and changes nothing", () => {
+    const r = run("apply-migrations", { "dry-run": "true", "backup-id": "" });
+    expect(r.code, r.stdout).toBe(0);
+    expect(r.outputs).toMatchObject({ applied: "0", pending: "2" });
+    expect(r.stdout).toContain("pending migrations on postgres crypto_data on nas:");
+    expect(pg.psql("SELECT to_regclass('slipway_schema_history') IS NULL", "crypto_data")).toBe("t");
+  });
+
+  it("refuses to migrate without a verified backup from this run", () => {
+    const r = run("apply-migrations", { "backup-id": "" });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain("::error::apply-migrations: refusing to migrate crypto: no backup-id given; run backup-db for crypto earlier in this job");
+    expect(pg.psql("SELECT to_regclass('btc_option_quotes') IS NULL", "crypto_data")).toBe("t");
+  });
+
+  it("backs up, then migrates with the backup's id; outputs and summaries say what happened", () => {
+    const b = run("backup-db", { to: "", verify: "" });
+    expect(b.code, b.stdout + b.stderr).toBe(0);
+    expect(b.outputs["backup-id"]).toMatch(/^crypto-\d{8}T\d{9}Z-r4242-[0-9a-f]{4}$/);
+    expect(b.outputs.verified).toBe("true");
+    expect(b.outputs.sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(Number(b.outputs.size)).toBeGreaterThan(0);
+    expect(b.summary).toContain("| crypto | " + b.outputs["backup-id"]);
+    const printed = b.stdout.split("\n").filter((l) => !l.startsWith("::add-mask::")).join("\n");
+    expect(printed).not.toContain(sshd.clientKey.split("\n")[1]!); // the key is only ever registered as a mask
+
+    const other = run("apply-migrations", { "backup-id": b.outputs["backup-id"]! }, { GITHUB_RUN_ID: "9999" });
+    expect(other.code).toBe(1);
+    expect(other.stdout).toContain("was made in run 4242, not this run (9999)");
+
+    const m = run("apply-migrations", { "backup-id": b.outputs["backup-id"]! });
+    expect(m.code, m.stdout + m.stderr).toBe(0);
+    expect(m.outputs).toEqual({ applied: "2", pending: "0", head: "006" });
+    expect(m.summary).toContain("| crypto | 001_quotes.sql, 006_instrument_metadata_table.sql | none | 006 |");
+    expect(pg.psql("SELECT applied_by FROM slipway_schema_history WHERE version = '001'", "crypto_data")).toBe("https://github.com/acme/nas/actions/runs/4242 (alice)");
+
+    const b2 = run("backup-db", { to: "runner", verify: "list" });
+    expect(b2.code).toBe(0);
+    expect(b2.outputs.path).toBe(path.join(ws, "backups", `${b2.outputs["backup-id"]}.dump`));
+    expect(b2.summary).toContain("| public.btc_option_quotes | 50 |");
+  });
+});
