@@ -6,7 +6,7 @@ import type { Database } from "../config/schema.js";
 import { durationMs } from "../config/schema.js";
 import { inWorkspace } from "../config/paths.js";
 import { backupPostgres, backupSqlite, defaultBackupDir, findBackup, type BackupMeta } from "../operations/backup.js";
-import { migrate } from "../operations/migrate.js";
+import { migrate, migrateAlembic } from "../operations/migrate.js";
 import { pgClient, runIdentity } from "../operations/pg.js";
 import { bytes, mdTable } from "../report/summary.js";
 import type { ActionContext } from "./run-action.js";
@@ -84,13 +84,16 @@ export async function migrateBody(ctx: ActionContext): Promise<void> {
     const m = def.migrations;
     if (!m) throw new Error(`database ${name} has no migrations: section`);
     if (def.engine !== "postgres") throw new Error(`database ${name}: migrations are supported for postgres (sqlite migrations are not implemented yet)`);
-    if (m.engine === "alembic") throw new Error(`database ${name}: the alembic engine is not implemented yet`);
     const client = await pgClient(ctx.loaded.env, name, ctx.pool, ctx.secrets);
     try {
-      const base = { dir: inWorkspace(m.dir), table: m.table, outOfOrder: m["out-of-order"], lockTimeoutSec: Math.ceil(durationMs(m["lock-timeout"]) / 1000), appliedBy: runIdentity(), log: ctx.log };
-      const planned = await migrate(client, { ...base, dryRun: true });
+      const lockTimeoutSec = Math.ceil(durationMs(m["lock-timeout"]) / 1000);
+      const run =
+        m.engine === "alembic"
+          ? (dryRun: boolean) => migrateAlembic(client, { ...alembicRelease(ctx, name, def), table: m.table, lockTimeoutSec, dryRun, log: ctx.log })
+          : (dryRun: boolean) => migrate(client, { dir: inWorkspace(m.dir), table: m.table, outOfOrder: m["out-of-order"], lockTimeoutSec, appliedBy: runIdentity(), dryRun, log: ctx.log });
+      const planned = await run(true);
       if (!ctx.dryRun && planned.pending.length > 0 && policy["backup-before-migrate"]) await requireVerifiedBackup(ctx, name, def);
-      const result = ctx.dryRun ? planned : await ctx.log.group(`migrate ${name} (${client.describe})`, () => migrate(client, { ...base, dryRun: false }));
+      const result = ctx.dryRun ? planned : await ctx.log.group(`migrate ${name} (${client.describe})`, () => run(false));
       totals.applied.push(...result.applied);
       totals.pending.push(...result.pending);
       if (result.head) totals.head.push(result.head);
@@ -103,6 +106,17 @@ export async function migrateBody(ctx: ActionContext): Promise<void> {
   core.setOutput("pending", String(totals.pending.length));
   core.setOutput("head", totals.head.join(" "));
   await core.summary.addRaw(md).write();
+}
+
+/** alembic runs in the release of migrations.service: its current directory and environment. */
+function alembicRelease(ctx: ActionContext, name: string, def: Database): { cwd: string; env: Record<string, string>; alembic: string[] } {
+  const svcName = def.migrations?.service;
+  const svc = svcName ? ctx.loaded.env.services[svcName] : undefined;
+  if (!svc) throw new Error(`database ${name}: alembic needs migrations.service, the service whose release holds alembic.ini`);
+  const env = { ...svc.env };
+  for (const [k, secret] of Object.entries(svc["secret-env"])) env[k] = ctx.secrets.get(secret, `${k} of service ${svcName}`);
+  const host = def.on ? ctx.loaded.env.hosts[def.on.host] : undefined;
+  return { cwd: `${svc["deploy-to"]}/current`, env, alembic: host?.commands?.alembic?.split(/\s+/) ?? ["alembic"] };
 }
 
 /** The safety gate: no migration without a verified backup of that database from this run. */

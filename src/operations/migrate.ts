@@ -1,6 +1,8 @@
 // apply-migrations for engine `sql`: plan against the history table, then one psql session that
 // holds the advisory lock and applies each pending migration in its own transaction.
 import { createHistorySql, historyFingerprintSql, MARK_BEGIN, MARK_DONE, migrationSession, sqlIdent, sqlLiteral } from "../commands/postgres.js";
+import { alembicScript } from "../commands/alembic.js";
+import { INFO_MARK } from "../commands/backup.js";
 import type { Log } from "../report/log.js";
 import { MigrationError, planMigrations, readMigrations, type AppliedMigration, type MigrationFile } from "./migrations.js";
 import type { PgClient } from "./pg.js";
@@ -114,4 +116,36 @@ function describeFailure(client: PgClient, m: MigrationFile, offsets: { name: st
 export function pgErrors(stderr: string): string {
   const lines = stderr.split("\n").filter((l) => /^(psql:\S+:\d+: )?(ERROR|FATAL|DETAIL|HINT|CONTEXT):|^psql: error:|^\S.*: (could not|connection)/.test(l));
   return (lines.length ? lines : stderr.trim().split("\n").slice(-5)).map((l) => l.replace(/^psql:<stdin>:\d+: /, "")).join("\n");
+}
+
+export interface AlembicOptions {
+  cwd: string;
+  env: Record<string, string>;
+  alembic: string[];
+  table: string;
+  lockTimeoutSec: number;
+  dryRun: boolean;
+  log: Log;
+}
+
+/** alembic upgrade head on the host under the advisory lock; then current must equal heads. */
+export async function migrateAlembic(client: PgClient, o: AlembicOptions): Promise<MigrateResult> {
+  if (!client.remote) throw new MigrationError("alembic runs on a host: give the database an on: host (or set migrations.service to a service on its host)");
+  const script = alembicScript({ loc: client.location, pgEnv: client.envScript(), passEnv: client.passEnv(), ...o });
+  const r = await client.remote.run(script, { step: o.dryRun ? "alembic current" : "alembic upgrade head", quiet: true, check: false });
+  const info = Object.fromEntries(
+    r.stdout
+      .split("\n")
+      .filter((l) => l.startsWith(INFO_MARK))
+      .map((l) => l.split(" ").slice(1))
+      .map(([k, ...v]) => [k, v.join(" ")]),
+  );
+  if (r.code !== 0) throw new MigrationError(`alembic on ${client.remote.name} (${o.cwd}) failed with exit code ${r.code}:\n  ${pgErrorsOr(r.stderr)}`);
+  const pending = info.current === info.heads ? [] : [`${info.current} -> ${info.heads}`];
+  o.log.info(o.dryRun ? `alembic on ${client.remote.name}: current ${info.current}, heads ${info.heads}` : `alembic upgrade head on ${client.remote.name}: now at ${info.heads}`);
+  return o.dryRun ? { applied: [], pending, head: info.current === "none" ? null : (info.current ?? null) } : { applied: [`alembic ${info.heads}`], pending: [], head: info.heads ?? null };
+}
+
+function pgErrorsOr(stderr: string): string {
+  return stderr.trim().split("\n").slice(-12).join("\n  ");
 }
