@@ -1,7 +1,7 @@
 // Tear the lab down, also when its processes were killed without `down` (stale pid files, mounts,
 // veths, cgroups): everything is found from the lab directory, the cgroup tree and name patterns,
 // not only from lab.json.
-import { existsSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { CGROUP_NAME } from "./paths.js";
 import { pidAlive, run, sleep, waitFor } from "./run.js";
@@ -89,8 +89,15 @@ export async function teardown(labDir: string, log: (s: string) => void = () => 
     await sleep(100);
   }
   await wanDown(labDir);
-  // 3. mounts (overlay clones, /srv tmpfs) - lazily if something still holds one
+  // 3. mounts (overlay clones, /srv tmpfs) - lazily if something still holds one. A killed nspawn
+  //    leaves its image lock file, named after the clone root's device and inode.
   for (const m of mountsUnder(labDir)) {
+    try {
+      const st = statSync(m);
+      rmSync(`/run/systemd/nspawn/locks/inode-${st.dev}:${st.ino}`, { force: true });
+    } catch {
+      // not a directory we can stat
+    }
     const r = await run("umount", [m], { allowFail: true });
     if (r.code !== 0) await run("umount", ["-l", m], { allowFail: true });
   }
@@ -111,6 +118,9 @@ export async function teardown(labDir: string, log: (s: string) => void = () => 
     if (cgroupDirs().length === 0) break;
     await sleep(100);
   }
+  // nspawn cannot remove its propagation directory when /run is not a tmpfs
+  const hostsDir = path.join(labDir, "hosts");
+  for (const h of existsSync(hostsDir) ? readdirSync(hostsDir) : []) rmSync(`/run/systemd/nspawn/propagate/${h}`, { recursive: true, force: true });
   // 6. state files (never through a mount that is still there: it could reach the cached image)
   const stuck = mountsUnder(labDir);
   if (stuck.length) throw new Error(`cannot unmount ${stuck.join(", ")}`);

@@ -50,6 +50,9 @@ export async function prepareHost(labDir: string, spec: HostSpec, img: Image, cl
   const lower = spec.kind === "nas" ? `${img.nasLayer}:${img.rootfs}` : img.rootfs;
   await run("mount", ["-t", "overlay", "overlay", "-o", `lowerdir=${lower},upperdir=${dir}/upper,workdir=${dir}/work`, merged]);
   await run("mount", ["-t", "tmpfs", "-o", `size=${SRV_SIZE_MB}m,mode=0755`, "slipway-lab-srv", srv]);
+  // the NAS's /var/lib/docker: not on overlayfs (nested overlay2), and on tmpfs because importing
+  // the base image onto disk costs 5-17 s of fsyncs at every boot; in RAM it is a few seconds
+  if (spec.kind === "nas") await run("mount", ["-t", "tmpfs", "-o", "size=8g,mode=0710", "slipway-lab-docker", path.join(dir, "docker")]);
 
   const key = path.join(dir, "ssh_host_ed25519_key");
   rmSync(key, { force: true });
@@ -99,7 +102,7 @@ export async function prepareHost(labDir: string, spec: HostSpec, img: Image, cl
 export function startHost(h: LabHost, img: Image): number {
   const args = [
     "-D", path.join(h.dir, "merged"),
-    "--boot", "--register=no", "--keep-unit", "--console=passive", "--link-journal=no", "--timezone=off",
+    "--boot", "--register=no", "--keep-unit", "--console=read-only", "--link-journal=no", "--timezone=off",
     "-M", h.name, "--network-veth", "--resolv-conf=off",
     `--bind=${h.srv}:/srv`,
   ];

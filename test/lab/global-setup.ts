@@ -1,0 +1,18 @@
+// Boots the lab once per `vitest run --project lab` (2 droplets + 1 NAS), or reuses one that is
+// already up (lab.json, processes alive, ssh answering); tears it down at the end only if it booted it.
+import { down, status, up } from "../../src/lab/lab.js";
+
+export default async function setup(): Promise<() => Promise<void>> {
+  if (process.getuid?.() !== 0) throw new Error("the lab tests need root (systemd-nspawn, mounts, network namespaces)");
+  const st = await status();
+  if (st.up && st.state && st.state.hosts.filter((h) => h.kind === "droplet").length >= 2 && st.state.hosts.some((h) => h.kind === "nas")) {
+    console.log(`lab: reusing the running lab (${st.state.hosts.map((h) => h.name).join(", ")})`);
+    return async () => {};
+  }
+  const s = await up({ droplets: 2, nas: 1, log: (m) => console.log(`lab: ${m}`) });
+  console.log(`lab: up in ${s.timings.upMs} ms`);
+  return async () => {
+    const ms = await down();
+    console.log(`lab: down in ${ms} ms`);
+  };
+}
