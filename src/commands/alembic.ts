@@ -1,14 +1,14 @@
 // alembic (seed 003) on the host, in the release's directory and environment, under the same
 // advisory lock as SQL migrations: a psql coprocess holds it while alembic runs.
 import { INFO_MARK } from "./backup.js";
-import { acquireLockSql, psqlCommand, type PgLocation } from "./postgres.js";
+import { acquireLockSql, psqlCommand, type ClientOptions, type PgLocation } from "./postgres.js";
 import { sh, Shell } from "./quote.js";
 
 export interface AlembicScript {
   loc: PgLocation;
   /** exports PGAPPNAME/PGPASSWORD for psql */
   pgEnv: Shell;
-  passEnv: string[];
+  client: ClientOptions;
   /** the release directory (<deploy-to>/current) */
   cwd: string;
   /** the service's environment (values may be secrets: this script travels on stdin) */
@@ -31,7 +31,7 @@ echo ${INFO_MARK} heads "\${heads:-none}"`;
   return sh`${s.pgEnv}
 cd ${s.cwd}
 ${exports.length ? exports.reduce((a, b) => sh`${a}\n${b}`) : new Shell(":")}
-coproc LOCK { ${psqlCommand(s.loc, { passEnv: s.passEnv })}; }
+coproc LOCK { ${psqlCommand(s.loc, s.client)}; }
 printf '%s\\n' ${acquireLockSql(s.table, s.lockTimeoutSec)} '\\echo slipway:locked' >&"\${LOCK[1]}"
 if ! read -r locked <&"\${LOCK[0]}" || [ "$locked" != slipway:locked ]; then
   echo "could not take the migration lock (see the error above)" >&2

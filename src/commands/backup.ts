@@ -1,7 +1,7 @@
 // Scripts for verified database backups. They run where the database client runs (on the host
 // over ssh, or on the runner) under bash -euo pipefail, and write nothing under the final name
 // until the dump is complete and readable.
-import { pgDumpCommand, pgRestoreCommand, pgToolVersionCommand, psqlCommand, type PgLocation } from "./postgres.js";
+import { pgDumpCommand, pgRestoreCommand, pgToolVersionCommand, psqlCommand, type ClientOptions, type PgLocation } from "./postgres.js";
 import { sh, Shell, type ShellValue } from "./quote.js";
 
 /** Lines the scripts print (to stderr when stdout carries the dump) for the runner to parse. */
@@ -15,7 +15,7 @@ export interface PgBackupScript {
   loc: PgLocation;
   /** exports PGAPPNAME/PGPASSWORD for the clients */
   env: Shell;
-  passEnv: string[];
+  client: ClientOptions;
   /** file on the host; undefined: the dump goes to stdout (and the marks to stderr) */
   dest?: { dir: string; id: string; sudo: boolean };
 }
@@ -26,8 +26,8 @@ export interface PgBackupScript {
  */
 export function pgDumpScript(s: PgBackupScript): Shell {
   const marks = s.dest ? new Shell("") : new Shell(">&2");
-  const psql = psqlCommand(s.loc, { passEnv: s.passEnv });
-  const dump = pgDumpCommand(s.loc, { passEnv: s.passEnv, snapshot: new Shell('"$snap"') });
+  const psql = psqlCommand(s.loc, s.client);
+  const dump = pgDumpCommand(s.loc, { ...s.client, snapshot: new Shell('"$snap"') });
   const parts: ShellValue[] = [
     s.env,
     sh`dump_major=$(${pgToolVersionCommand(s.loc, "pg_dump")} | sed -E 's/^[^0-9]*([0-9]+).*/\\1/')`,
@@ -75,10 +75,10 @@ fi`,
 }
 
 /** Restore a dump (a file on the host, or stdin) into a scratch database, count rows, drop it. */
-export function pgRestoreVerifyScript(s: { loc: PgLocation; env: Shell; passEnv: string[]; file?: string; scratch: string }): Shell {
-  const admin = psqlCommand(s.loc, { passEnv: s.passEnv, dbname: "postgres" });
-  const scratch = psqlCommand(s.loc, { passEnv: s.passEnv, dbname: s.scratch });
-  const restore = pgRestoreCommand(s.loc, sh`--no-owner --no-acl --exit-on-error -d ${s.scratch} ${connArgs(s.loc)}`, { passEnv: s.passEnv });
+export function pgRestoreVerifyScript(s: { loc: PgLocation; env: Shell; client: ClientOptions; file?: string; scratch: string }): Shell {
+  const admin = psqlCommand(s.loc, { ...s.client, dbname: "postgres" });
+  const scratch = psqlCommand(s.loc, { ...s.client, dbname: s.scratch });
+  const restore = pgRestoreCommand(s.loc, sh`--no-owner --no-acl --exit-on-error -d ${s.scratch} ${connArgs(s.loc)}`, s.client);
   return sh`${s.env}
 drop_scratch() { echo ${`DROP DATABASE IF EXISTS "${s.scratch}";`} | ${admin} >/dev/null 2>&1 || true; }
 trap drop_scratch EXIT

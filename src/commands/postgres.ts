@@ -41,35 +41,39 @@ function connFlags(loc: PgLocation, dbname = loc.dbname): Shell {
 
 /**
  * `docker exec -i CONTAINER` (through sudo when the user cannot reach the socket), or nothing.
- * Variables named in passEnv (PGPASSWORD, PGAPPNAME) go in by name, their values never in argv.
+ * The application name (not secret) goes in as a value; secrets named in passEnv (PGPASSWORD) go
+ * in by name only, never in argv (through sudo this needs the SETENV tag in sudoers).
  */
-function inContainer(loc: PgLocation, passEnv: string[]): Shell {
+function inContainer(loc: PgLocation, opts: ClientOptions): Shell {
   if (!loc.container) return new Shell("");
+  const passEnv = opts.passEnv ?? [];
   const sudo = loc.sudo ? (passEnv.length ? sh`sudo -n --preserve-env=${passEnv.join(",")} ` : sh`sudo -n `) : new Shell("");
-  const env = passEnv.map((n) => sh`-e ${n} `);
+  const env = [...(opts.appName ? [sh`-e ${`PGAPPNAME=${opts.appName}`} `] : []), ...passEnv.map((n) => sh`-e ${n} `)];
   return sh`${sudo}${loc.docker ?? "docker"} exec -i ${env}${loc.container} `;
 }
 
 export interface ClientOptions {
   dbname?: string;
-  /** environment variables the client needs from the calling shell */
+  /** application_name for the session (shown to whoever waits for our lock) */
+  appName?: string;
+  /** secret environment variables the client needs from the calling shell, by name */
   passEnv?: string[];
 }
 
 export function psqlCommand(loc: PgLocation, opts: ClientOptions = {}): Shell {
-  return sh`${inContainer(loc, opts.passEnv ?? [])}${tool(loc, "psql")} -X -q -At -v ON_ERROR_STOP=1 -f - ${connFlags(loc, opts.dbname)}`;
+  return sh`${inContainer(loc, opts)}${tool(loc, "psql")} -X -q -At -v ON_ERROR_STOP=1 -f - ${connFlags(loc, opts.dbname)}`;
 }
 
 export function pgDumpCommand(loc: PgLocation, opts: ClientOptions & { snapshot?: Shell } = {}): Shell {
-  return sh`${inContainer(loc, opts.passEnv ?? [])}${tool(loc, "pg_dump")} -Fc ${opts.snapshot ? sh`--snapshot=${opts.snapshot}` : new Shell("")} ${connFlags(loc, opts.dbname)}`;
+  return sh`${inContainer(loc, opts)}${tool(loc, "pg_dump")} -Fc ${opts.snapshot ? sh`--snapshot=${opts.snapshot}` : new Shell("")} ${connFlags(loc, opts.dbname)}`;
 }
 
 export function pgRestoreCommand(loc: PgLocation, args: Shell, opts: ClientOptions = {}): Shell {
-  return sh`${inContainer(loc, opts.passEnv ?? [])}${tool(loc, "pg_restore")} ${args}`;
+  return sh`${inContainer(loc, opts)}${tool(loc, "pg_restore")} ${args}`;
 }
 
 export function pgToolVersionCommand(loc: PgLocation, name: "pg_dump" | "pg_restore"): Shell {
-  return sh`${inContainer(loc, [])}${tool(loc, name)} --version`;
+  return sh`${inContainer(loc, {})}${tool(loc, name)} --version`;
 }
 
 /** Feed `input` to `command` as a quoted heredoc (nothing in it is expanded by the shell). */

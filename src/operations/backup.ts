@@ -4,8 +4,9 @@
 // (non-empty, readable, SHA-256; optionally restored into a scratch database and the row counts
 // compared), described by a JSON file beside it, and old backups are pruned.
 import { createHash, randomBytes } from "node:crypto";
-import { createReadStream, createWriteStream, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { createWriteStream, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { Transform } from "node:stream";
 import { finished } from "node:stream/promises";
 import { COUNT_MARK, INFO_MARK, pgDumpScript, pgRestoreVerifyScript, retentionScript, sqliteBackupScript } from "../commands/backup.js";
 import { withHeredoc } from "../commands/postgres.js";
@@ -77,7 +78,7 @@ export async function backupPostgres(client: PgClient, o: BackupOptions): Promis
 
   let meta: BackupMeta;
   if (o.to === "host" && client.remote) {
-    const script = pgDumpScript({ loc: client.location, env: client.envScript(), passEnv: client.passEnv(), dest: { dir, id, sudo } });
+    const script = pgDumpScript({ loc: client.location, env: client.envScript(), client: client.clientOptions(), dest: { dir, id, sudo } });
     const r = await client.runScript(script, { step: "pg_dump", quiet: true }).catch((e) => Promise.reject(fail("pg_dump", e)));
     const { counts, info } = parseMarks(r.stdout);
     meta = { ...base, where: "host", path: `${dir}/${id}.dump`, size: Number(info.size), sha256: info.sha256!, verified: false, verification: o.verify, counts, serverVersion: Number(info.server_version) };
@@ -86,15 +87,24 @@ export async function backupPostgres(client: PgClient, o: BackupOptions): Promis
     mkdirSync(o.runnerDir, { recursive: true });
     const file = path.join(o.runnerDir, `${id}.dump`);
     const tmp = `${file}.partial`;
-    const out = createWriteStream(tmp, { mode: 0o600 });
-    const script = pgDumpScript({ loc: client.location, env: client.envScript(), passEnv: client.passEnv() });
+    const file$ = createWriteStream(tmp, { mode: 0o600 });
+    const hash = createHash("sha256");
+    // hashed on the way to disk: no second read of a large dump
+    const out = new Transform({
+      transform(chunk: Buffer, _e, done) {
+        hash.update(chunk);
+        done(null, chunk);
+      },
+    });
+    out.pipe(file$);
+    const script = pgDumpScript({ loc: client.location, env: client.envScript(), client: client.clientOptions() });
     let r;
     try {
       r = await client.runScript(script, { step: "pg_dump", quiet: true, output: out });
       out.end();
-      await finished(out);
+      await finished(file$);
     } catch (e) {
-      out.destroy();
+      file$.destroy();
       rmSync(tmp, { force: true });
       throw fail("pg_dump", e);
     }
@@ -104,7 +114,7 @@ export async function backupPostgres(client: PgClient, o: BackupOptions): Promis
       rmSync(tmp, { force: true });
       throw new BackupError(`backup of ${o.database} failed: pg_dump wrote an empty file`);
     }
-    const sha256 = await sha256File(tmp);
+    const sha256 = hash.digest("hex");
     const list = await runLocal(sh`pg_restore --list ${tmp} > /dev/null`, { step: "pg_restore --list", check: false });
     if (list.code !== 0) {
       rmSync(tmp, { force: true });
@@ -131,7 +141,7 @@ async function restoreAndCount(client: PgClient, meta: BackupMeta): Promise<Reco
     await client.remote.uploadFile(meta.path, uploaded, { mode: "0600", step: "upload dump for restore check" });
     file = uploaded;
   }
-  const script = pgRestoreVerifyScript({ loc: client.location, env: client.envScript(), passEnv: client.passEnv(), file, scratch });
+  const script = pgRestoreVerifyScript({ loc: client.location, env: client.envScript(), client: client.clientOptions(), file, scratch });
   const wrapped = uploaded ? sh`trap 'rm -f ${uploaded}' EXIT\n${script}` : script;
   const r = await client.runScript(wrapped, { step: "restore check", quiet: true, check: false });
   if (r.code !== 0) throw new BackupError(`backup ${meta.id} could not be restored into a scratch database: ${r.tail.slice(-5).join("\n")}`);
@@ -198,9 +208,4 @@ export async function findBackup(remote: Remote | undefined, dirOnHost: string, 
   return r.stdout.trim() ? (JSON.parse(r.stdout) as BackupMeta) : undefined;
 }
 
-async function sha256File(file: string): Promise<string> {
-  const hash = createHash("sha256");
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest("hex");
-}
 

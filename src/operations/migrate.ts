@@ -131,7 +131,7 @@ export interface AlembicOptions {
 /** alembic upgrade head on the host under the advisory lock; then current must equal heads. */
 export async function migrateAlembic(client: PgClient, o: AlembicOptions): Promise<MigrateResult> {
   if (!client.remote) throw new MigrationError("alembic runs on a host: give the database an on: host (or set migrations.service to a service on its host)");
-  const script = alembicScript({ loc: client.location, pgEnv: client.envScript(), passEnv: client.passEnv(), ...o });
+  const script = alembicScript({ loc: client.location, pgEnv: client.envScript(), client: client.clientOptions(), ...o });
   const r = await client.remote.run(script, { step: o.dryRun ? "alembic current" : "alembic upgrade head", quiet: true, check: false });
   const info = Object.fromEntries(
     r.stdout

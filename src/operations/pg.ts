@@ -3,7 +3,7 @@
 // (directly or through an SSH tunnel via a host). Passwords travel in the environment or on stdin.
 import { spawn } from "node:child_process";
 import net from "node:net";
-import { psqlCommand, withHeredoc, type PgLocation } from "../commands/postgres.js";
+import { psqlCommand, withHeredoc, type ClientOptions, type PgLocation } from "../commands/postgres.js";
 import { sh, Shell } from "../commands/quote.js";
 import type { Environment } from "../config/schema.js";
 import type { Secrets } from "../config/secrets.js";
@@ -27,8 +27,8 @@ export interface PgClient {
   psql(input: string, step: string, opts?: { dbname?: string }): Promise<PsqlResult>;
   /** shell prefix that exports PGPASSWORD/PGAPPNAME etc. for a script on the host */
   envScript(): Shell;
-  /** the variables a client in a container must be given (by name) */
-  passEnv(): string[];
+  /** what a client in a container must be given: application name, secret variables by name */
+  clientOptions(): ClientOptions;
   /** run a bash script where the clients run (the host, or the runner) */
   runScript(body: Shell, opts: RunOptions): Promise<RunResult>;
   password?: string;
@@ -50,8 +50,8 @@ class RemotePgClient implements PgClient {
     return sh`export PGAPPNAME=${this.appName}${this.password !== undefined ? sh`; export PGPASSWORD=${this.password}` : new Shell("")}`;
   }
 
-  passEnv(): string[] {
-    return this.password !== undefined ? ["PGAPPNAME", "PGPASSWORD"] : ["PGAPPNAME"];
+  clientOptions(): ClientOptions {
+    return { appName: this.appName, passEnv: this.password !== undefined ? ["PGPASSWORD"] : [] };
   }
 
   runScript(body: Shell, opts: RunOptions): Promise<RunResult> {
@@ -59,7 +59,7 @@ class RemotePgClient implements PgClient {
   }
 
   async psql(input: string, step: string, opts: { dbname?: string } = {}): Promise<PsqlResult> {
-    const cmd = psqlCommand(this.location, { dbname: opts.dbname, passEnv: this.passEnv() });
+    const cmd = psqlCommand(this.location, { ...this.clientOptions(), dbname: opts.dbname });
     const script = sh`${this.envScript()}\n${withHeredoc(cmd, input)}`;
     const r = await this.remote.run(script, { step, check: false, quiet: true });
     return { code: r.code, stdout: r.stdout, stderr: r.stderr };
@@ -83,8 +83,8 @@ class LocalPgClient implements PgClient {
     return new Shell("");
   }
 
-  passEnv(): string[] {
-    return [];
+  clientOptions(): ClientOptions {
+    return {};
   }
 
   runScript(body: Shell, opts: RunOptions): Promise<RunResult> {

@@ -117,6 +117,9 @@ export class Remote {
         readyTimeout: target.connectTimeoutMs,
         keepaliveInterval: target.keepaliveMs,
         keepaliveCountMax: 3,
+        // AES-GCM runs in Node's native crypto; ssh2's default first choice, chacha20-poly1305,
+        // needs its native addon for speed, which the bundles deliberately do not ship
+        algorithms: { cipher: ["aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "aes128-ctr", "aes256-ctr", "chacha20-poly1305@openssh.com"] as never },
         ...(sock ? { sock: sock as never } : {}),
         hostVerifier: ((key: Buffer) => {
           if (matchesPin(key, target.pins)) return true;
