@@ -189,13 +189,9 @@ export class Remote {
     const onErr = lines("err");
     const output = opts.output;
     const { code, signal } = await this.execRaw(command, opts.step, timeoutMs + 10_000, (ch) => {
-      if (output)
-        ch.on("data", (chunk: Buffer) => {
-          if (!output.write(chunk)) {
-            ch.pause();
-            output.once("drain", () => ch.resume());
-          }
-        });
+      // pipe() pauses the channel when the destination is full: ssh2 then stops widening its
+      // window, so the host stops sending instead of the data piling up in memory
+      if (output) ch.pipe(output, { end: false });
       else ch.on("data", onOut);
       ch.stderr.on("data", onErr);
       input.pipe(ch);
