@@ -1,6 +1,5 @@
 // The bodies of backup-db and apply-migrations: pick the databases, run the operation on each,
 // write outputs and the job summary.
-import * as core from "@actions/core";
 import path from "node:path";
 import type { Database } from "../config/schema.js";
 import { durationMs } from "../config/schema.js";
@@ -23,9 +22,6 @@ export function selectDatabases(ctx: ActionContext, want: (d: Database) => boole
   return all.filter(([, d]) => want(d) && (!d.on || ctx.hosts.includes(d.on.host)));
 }
 
-function setOutputs(values: Record<string, string[]>): void {
-  for (const [k, v] of Object.entries(values)) core.setOutput(k, v.join(" "));
-}
 
 export async function backupBody(ctx: ActionContext): Promise<void> {
   const dbs = selectDatabases(ctx, () => true);
@@ -57,13 +53,14 @@ export async function backupBody(ctx: ActionContext): Promise<void> {
     metas.push(meta);
   }
   if (ctx.dryRun) return;
-  setOutputs({
+  const outputs = {
     "backup-id": metas.map((m) => m.id),
     path: metas.map((m) => m.path),
     size: metas.map((m) => String(m.size)),
     sha256: metas.map((m) => m.sha256),
     verified: [String(metas.every((m) => m.verified))],
-  });
+  };
+  for (const [k, v] of Object.entries(outputs)) ctx.out.set(k, v.join(" "));
   let md = `### slipway backup-db — ${ctx.loaded.name}\n\n`;
   md += mdTable(["database", "backup id", "where", "size", "sha256", "verified by"], metas.map((m) => [m.database, m.id, m.where === "host" ? `${m.host}:${m.path}` : m.path, bytes(m.size), m.sha256.slice(0, 16) + "…", m.verification]));
   for (const m of metas) {
@@ -71,7 +68,7 @@ export async function backupBody(ctx: ActionContext): Promise<void> {
     const rows = Object.entries(m.counts).filter(([t]) => wanted.length === 0 || wanted.includes(t) || wanted.includes(t.replace(/^public\./, "")));
     if (rows.length) md += `\n**Row counts of ${m.database} at the backup** (snapshot of the dump${m.restoredCounts ? "; identical after a test restore" : ""})\n\n` + mdTable(["table", "rows"], rows);
   }
-  await core.summary.addRaw(md).write();
+  await ctx.out.summary(md);
 }
 
 export async function migrateBody(ctx: ActionContext): Promise<void> {
@@ -102,10 +99,10 @@ export async function migrateBody(ctx: ActionContext): Promise<void> {
       await client.close();
     }
   }
-  core.setOutput("applied", String(totals.applied.length));
-  core.setOutput("pending", String(totals.pending.length));
-  core.setOutput("head", totals.head.join(" "));
-  await core.summary.addRaw(md).write();
+  ctx.out.set("applied", String(totals.applied.length));
+  ctx.out.set("pending", String(totals.pending.length));
+  ctx.out.set("head", totals.head.join(" "));
+  await ctx.out.summary(md);
 }
 
 /** alembic runs in the release of migrations.service: its current directory and environment. */

@@ -18,6 +18,40 @@ export interface ActionContext {
   /** connections to the selected hosts, opened on first use and closed when the action ends */
   pool: RemotePool;
   input(name: string): string;
+  /** outputs and the job summary (GitHub's in an action, the terminal in the CLI) */
+  out: Outputs;
+}
+
+export interface Outputs {
+  set(name: string, value: string): void;
+  summary(markdown: string): Promise<void>;
+}
+
+export interface ContextOptions {
+  environment: LoadedEnvironment;
+  hosts: string[];
+  dryRun: boolean;
+  input(name: string): string;
+  secrets: Secrets;
+  log: Log;
+  out: Outputs;
+}
+
+/** Select the hosts, check every host's credentials, open the pool, run the body, close the pool. */
+export async function runWithContext(name: ActionName, o: ContextOptions, body: ActionBody): Promise<void> {
+  const spec = actionSpecs[name];
+  const loaded = o.environment;
+  const hosts = selectHosts(spec, loaded, o.hosts);
+  o.log.info(`${spec.name}: environment ${loaded.name} (${loaded.file}), hosts: ${hosts.join(", ") || "none"}${o.dryRun ? ", dry run" : ""}`);
+  // resolve every host's credentials now: a missing key secret fails before anything runs,
+  // and the key is masked before any output could carry it
+  for (const h of hosts) remoteTarget(loaded.env, h, o.secrets);
+  const pool = RemotePool.forEnvironment(loaded.env, o.secrets, o.log);
+  try {
+    await body({ spec, loaded, hosts, dryRun: o.dryRun, secrets: o.secrets, log: o.log, pool, input: o.input, out: o.out });
+  } finally {
+    await pool.closeAll();
+  }
 }
 
 export type ActionBody = (ctx: ActionContext) => Promise<void>;
@@ -69,17 +103,8 @@ export async function runAction(name: ActionName, body: ActionBody): Promise<voi
       }
       throw e;
     }
-    const hosts = selectHosts(spec, loaded, listInput(core.getInput("hosts")));
-    log.info(`${spec.name}: environment ${loaded.name} (${loaded.file}), hosts: ${hosts.join(", ") || "none"}${dryRun ? ", dry run" : ""}`);
-    // resolve every host's credentials now: a missing key secret fails before anything runs,
-    // and the key is masked before any output could carry it
-    for (const h of hosts) remoteTarget(loaded.env, h, secrets);
-    const pool = RemotePool.forEnvironment(loaded.env, secrets, log);
-    try {
-      await body({ spec, loaded, hosts, dryRun, secrets, log, pool, input: (n) => core.getInput(n) });
-    } finally {
-      await pool.closeAll();
-    }
+    const out: Outputs = { set: (k, v) => core.setOutput(k, v), summary: async (md) => void (await core.summary.addRaw(md).write()) };
+    await runWithContext(name, { environment: loaded, hosts: listInput(core.getInput("hosts")), dryRun, input: (n) => core.getInput(n), secrets, log, out }, body);
   } catch (e) {
     core.setFailed(secrets.redact(`${spec.name}: ${(e as Error).message}`));
   }

@@ -2,7 +2,12 @@
 import "../remote/esm-shim.js"; // first: ssh2 needs __dirname while loading
 import { Command, InvalidArgumentError } from "commander";
 import { ConfigError, formatProblem, loadEnvironment } from "../config/load.js";
+import { backupBody, migrateBody } from "../actions/database.js";
+import { runWithContext, type ActionBody } from "../actions/run-action.js";
+import type { ActionName } from "../actions/specs.js";
+import { Secrets } from "../config/secrets.js";
 import { formatPlan } from "../operations/plan.js";
+import { terminalLog } from "../report/log.js";
 import { hostFingerprints } from "../remote/fingerprint.js";
 
 const program = new Command("slipway")
@@ -54,6 +59,34 @@ program
     console.log(`# host keys of ${address}:${opts.port} — compare them with \`ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub\` on the host before pinning`);
     for (const k of keys) console.log(`${k.type}\n  host-key: "${k.fingerprint}"\n  known-hosts: "${k.knownHosts}"`);
   });
+
+/** An operation verb: the action's body, with options as its inputs; outputs and summary printed. */
+function operation(verb: string, action: ActionName, body: ActionBody, describe: string, options: [string, string, string?][]) {
+  const cmd = program.command(verb).description(describe).argument("<env>", "environment name or path").option("--hosts <list>", "only these hosts (comma separated)", "").option("--dry-run", "print what would be done, change nothing", false);
+  for (const [flags, help, def] of options) cmd.option(flags, help, def);
+  cmd.action(async (ref: string, opts: Record<string, string | boolean>) => {
+    const secrets = new Secrets();
+    const log = terminalLog(secrets);
+    const summary: string[] = [];
+    const outputs: [string, string][] = [];
+    const input = (name: string) => String(opts[name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())] ?? "");
+    await runWithContext(action, { environment: loadEnvironment(ref), hosts: String(opts.hosts).split(",").filter(Boolean), dryRun: !!opts.dryRun, input, secrets, log, out: { set: (k, v) => outputs.push([k, v]), summary: async (md) => void summary.push(md) } }, body);
+    if (summary.length) console.log(summary.join("\n"));
+    for (const [k, v] of outputs) console.log(`${k}=${v}`);
+  });
+}
+
+operation("backup", "backup-db", backupBody, "back up databases (verified; see backup-db)", [
+  ["--database <name>", "only this database"],
+  ["--to <where>", "host or runner (default: the environment's backup.to)"],
+  ["--verify <how>", "list or restore (default: the environment's backup.verify)"],
+  ["--runner-dir <dir>", "directory for runner-side backups", "backups"],
+]);
+operation("migrate", "apply-migrations", migrateBody, "apply pending migrations (see apply-migrations)", [
+  ["--database <name>", "only this database"],
+  ["--backup-id <id>", "a verified backup made before (required by the backup-before-migrate policy)"],
+  ["--runner-dir <dir>", "where runner-side backups are", "backups"],
+]);
 
 program.parseAsync(process.argv).catch((e: Error) => {
   if (e instanceof ConfigError) for (const p of e.problems) console.error(formatProblem(p));

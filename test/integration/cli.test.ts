@@ -4,6 +4,10 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ROOT, runnerNodes } from "../harness/runner.js";
 import { startSshd, type Sshd } from "../harness/sshd.js";
+import { startPostgres, type Postgres } from "../harness/postgres.js";
+import { loopbackEnvironment, pgOnLoop } from "../harness/env.js";
+import { mkdtempSync } from "node:fs";
+import os from "node:os";
 
 const cli = (args: string[], node = process.execPath) => spawnSync(node, [path.join(ROOT, "dist/cli/index.js"), ...args], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
 
@@ -68,5 +72,33 @@ describe("bad usage", () => {
     const r = cli(["fingerprint", "h", "--port", "99999"]);
     expect(r.status).not.toBe(0);
     expect(r.stderr).toContain("a port number");
+  });
+});
+
+describe("slipway backup and migrate", () => {
+  let pg: Postgres;
+  beforeAll(async () => {
+    pg = await startPostgres();
+    pg.psql("CREATE DATABASE app");
+  });
+  afterAll(() => pg?.stop());
+
+  it("backs up, refuses to migrate without a backup, then migrates with one", () => {
+    const ws = mkdtempSync(path.join(os.tmpdir(), "slipway-cli-"));
+    const { file } = loopbackEnvironment(sshd, pg, { databases: { app: { ...pgOnLoop(pg, "app"), migrations: { dir: "test/fixtures/migrations-basic" }, backup: { dir: path.join(ws, "b") } } } });
+    const b = cli(["backup", file]);
+    expect(b.status, b.stderr).toBe(0);
+    const id = /^backup-id=(\S+)$/m.exec(b.stdout)?.[1];
+    expect(id).toMatch(/^app-/);
+    expect(b.stdout).toMatch(/^verified=true$/m);
+    const refused = cli(["migrate", file]);
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toContain("refusing to migrate app: no backup-id given");
+    const dry = cli(["migrate", file, "--dry-run"]);
+    expect(dry.stdout).toMatch(/^pending=1$/m);
+    const m = cli(["migrate", file, "--backup-id", id!]);
+    expect(m.status, m.stderr).toBe(0);
+    expect(m.stdout).toMatch(/^applied=1$/m);
+    expect(pg.psql("SELECT count(*) FROM slipway_schema_history", "app")).toBe("1");
   });
 });
