@@ -3,7 +3,7 @@
 // Bare `node` start-up is measured in the same run as the baseline.
 // Targets: bundle <= 2 MB, median cold start <= 150 ms.
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { ensureNode24 } from "../scripts/node24.mjs";
@@ -32,7 +32,8 @@ function time(args) {
     const t = process.hrtime.bigint();
     const r = spawnSync(node, args, { cwd: root, env, encoding: "utf8" });
     samples.push(Number(process.hrtime.bigint() - t) / 1e6);
-    if (args[0] !== "-e" && !r.stdout.includes("not implemented yet") && !r.stdout.includes("::error::"))
+    // every action gets as far as loading and validating the environment (dry run: nothing is contacted)
+    if (args[0] !== "-e" && !r.stdout.includes("environment production (environments/production.yml)"))
       throw new Error(`unexpected result from ${args[0]}: ${r.stdout}${r.stderr}`);
   }
   return median(samples);
@@ -40,14 +41,16 @@ function time(args) {
 
 const bare = time(["-e", ""]);
 const rows = actions.map((a) => {
-  const file = path.join(root, "actions", a, "dist", "index.js");
-  const size = statSync(file).size;
+  const dist = path.join(root, "actions", a, "dist");
+  const file = path.join(dist, "index.js");
+  // the whole dist/: index.js plus the chunks it loads lazily (the SSH stack)
+  const size = readdirSync(dist).reduce((n, f) => n + statSync(path.join(dist, f)).size, 0);
   const ms = time([file]);
   return { action: a, size, ms };
 });
 const pad = (s, n) => String(s).padEnd(n);
 console.log(`cold start on Node ${spawnSync(node, ["--version"], { encoding: "utf8" }).stdout.trim()}, median of ${RUNS} runs; bare node: ${bare.toFixed(0)} ms`);
-console.log(`${pad("action", 20)}${pad("bundle", 12)}${pad("cold start", 14)}${pad("vs bare node", 14)}targets (<= 2 MB, <= 150 ms)`);
+console.log(`${pad("action", 20)}${pad("dist/", 12)}${pad("cold start", 14)}${pad("vs bare node", 14)}targets (<= 2 MB, <= 150 ms)`);
 for (const r of rows) {
   const ok = r.size <= 2 * 1024 * 1024 && r.ms <= 150;
   console.log(`${pad(r.action, 20)}${pad((r.size / 1024 / 1024).toFixed(2) + " MB", 12)}${pad(r.ms.toFixed(0) + " ms", 14)}${pad((r.ms / bare).toFixed(1) + "x", 14)}${ok ? "met" : "MISSED"}`);

@@ -14,14 +14,16 @@ const ncc = require("@vercel/ncc") as (entry: string, opts: object) => Promise<{
 const root = path.resolve(import.meta.dirname, "..");
 const check = process.argv.includes("--check");
 
-async function bundle(entry: string): Promise<string> {
+/** The entry's code and its lazily loaded chunks (e.g. the SSH stack: "487.index.js"). */
+async function bundle(entry: string): Promise<{ code: string; chunks: Record<string, string> }> {
   const { code, assets } = await ncc(path.join(root, entry), { cache: false, minify: true, target: "es2022", quiet: true, sourceMapRegister: false });
+  const chunks = Object.fromEntries(Object.entries(assets).filter(([a]) => /^\d+\.index\.js$/.test(a)).map(([a, v]) => [a, String(v.source)]));
   // native addons (ssh2's sshcrypto.node, cpu-features) are built for this machine's Node: the
   // bundles must run on Node 20 and 24, so they use the pure-JS fallbacks and ship no assets.
   // (pagent.exe is ssh2's helper for Windows' Pageant agent; we never use an agent)
-  const unexpected = Object.keys(assets).filter((a) => !a.endsWith(".node") && !/(^|\/)(package\.json|pagent\.exe)$/.test(a));
+  const unexpected = Object.keys(assets).filter((a) => !(a in chunks) && !a.endsWith(".node") && !/(^|\/)(package\.json|pagent\.exe)$/.test(a));
   if (unexpected.length) throw new Error(`${entry}: ncc emitted assets that would not be committed: ${unexpected.join(", ")}`);
-  return code;
+  return { code, chunks };
 }
 
 function actionYml(name: (typeof actionNames)[number]): string {
@@ -37,21 +39,23 @@ function actionYml(name: (typeof actionNames)[number]): string {
 const outputs = new Map<string, string>([["environments/schema.json", environmentJsonSchema()]]);
 await Promise.all([
   ...actionNames.map(async (name) => {
-    outputs.set(`actions/${name}/dist/index.js`, await bundle(`src/actions/entry/${name}.ts`));
+    const { code, chunks } = await bundle(`src/actions/entry/${name}.ts`);
+    outputs.set(`actions/${name}/dist/index.js`, code);
+    for (const [chunk, source] of Object.entries(chunks)) outputs.set(`actions/${name}/dist/${chunk}`, source);
     outputs.set(`actions/${name}/action.yml`, actionYml(name));
   }),
   (async () => {
-    const code = await bundle("src/cli/main.ts");
+    const { code, chunks } = await bundle("src/cli/main.ts");
     outputs.set("dist/cli/index.js", code.startsWith("#!") ? code : `#!/usr/bin/env node\n${code}`);
+    for (const [chunk, source] of Object.entries(chunks)) outputs.set(`dist/cli/${chunk}`, source);
   })(),
 ]);
 
 if (check) {
   const stale = [...outputs].filter(([file, content]) => !existsSync(path.join(root, file)) || readFileSync(path.join(root, file), "utf8") !== content).map(([f]) => f);
-  const extra = actionNames.flatMap((n) => {
-    const dir = path.join(root, "actions", n, "dist");
-    return existsSync(dir) ? readdirSync(dir).filter((f) => f !== "index.js").map((f) => `actions/${n}/dist/${f}`) : [];
-  });
+  const extra = [...actionNames.map((n) => `actions/${n}/dist`), "dist/cli"].flatMap((dir) =>
+    existsSync(path.join(root, dir)) ? readdirSync(path.join(root, dir)).map((f) => `${dir}/${f}`).filter((f) => !outputs.has(f)) : [],
+  );
   if (stale.length || extra.length) {
     console.error(`check:dist: the committed bundles differ from a fresh build:\n  ${[...stale, ...extra].join("\n  ")}\nRun \`npm run build\` and commit the result.`);
     process.exit(1);
@@ -59,6 +63,7 @@ if (check) {
   console.log(`check:dist: ${outputs.size} files match a fresh build`);
 } else {
   for (const n of actionNames) rmSync(path.join(root, "actions", n, "dist"), { recursive: true, force: true });
+  rmSync(path.join(root, "dist/cli"), { recursive: true, force: true });
   for (const [file, content] of outputs) {
     mkdirSync(path.dirname(path.join(root, file)), { recursive: true });
     writeFileSync(path.join(root, file), content);

@@ -34,7 +34,7 @@ export async function backupBody(ctx: ActionContext): Promise<void> {
     if (!["list", "restore"].includes(verify)) throw new Error(`verify must be list or restore, not '${verify}'`);
     const where = def.on ? `${def.on.host}${def.engine === "postgres" && def.on.container ? ` (container ${def.on.container})` : ""}` : "the runner";
     if (ctx.dryRun) {
-      ctx.log.info(`dry run: would back up ${def.engine} database ${name} on ${where} to ${to === "host" ? (def.backup?.dir ?? defaultBackupDir(name)) : ctx.input("runner-dir")}, verify: ${def.engine === "sqlite" ? "integrity_check" : verify}, keep ${def.backup?.keep ?? 7}`);
+      ctx.log.info(`dry run: would back up ${def.engine} database ${name} on ${where} to ${to === "host" ? `${def.on?.host ?? "the host"}:${def.backup?.dir ?? defaultBackupDir(name)}` : `the runner (${ctx.input("runner-dir") || "backups"}/)`}, verify: ${def.engine === "sqlite" ? "integrity_check" : verify}, keep ${def.backup?.keep ?? 7}`);
       continue;
     }
     const opts = { database: name, def, to, runnerDir: inWorkspace(ctx.input("runner-dir") || "backups"), verify, runIdentity: runIdentity(), log: ctx.log };

@@ -1,7 +1,7 @@
 // apply-migrations for engine `sql`: plan against the history table, then one psql session that
 // holds the advisory lock and applies each pending migration in its own transaction.
 import { createHistorySql, historyFingerprintSql, MARK_BEGIN, MARK_DONE, migrationSession, sqlIdent, sqlLiteral } from "../commands/postgres.js";
-import { alembicScript } from "../commands/alembic.js";
+import { alembicScript, type AlembicScript } from "../commands/alembic.js";
 import { INFO_MARK } from "../commands/backup.js";
 import type { Log } from "../report/log.js";
 import { MigrationError, planMigrations, readMigrations, type AppliedMigration, type MigrationFile } from "./migrations.js";
@@ -118,15 +118,8 @@ export function pgErrors(stderr: string): string {
   return (lines.length ? lines : stderr.trim().split("\n").slice(-5)).map((l) => l.replace(/^psql:<stdin>:\d+: /, "")).join("\n");
 }
 
-export interface AlembicOptions {
-  cwd: string;
-  env: Record<string, string>;
-  alembic: string[];
-  table: string;
-  lockTimeoutSec: number;
-  dryRun: boolean;
-  log: Log;
-}
+/** What the alembic script needs besides the database client's own settings. */
+export type AlembicOptions = Omit<AlembicScript, "loc" | "pgEnv" | "client"> & { log: Log };
 
 /** alembic upgrade head on the host under the advisory lock; then current must equal heads. */
 export async function migrateAlembic(client: PgClient, o: AlembicOptions): Promise<MigrateResult> {

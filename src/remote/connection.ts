@@ -12,7 +12,10 @@ import { NodeSSH } from "node-ssh";
 import type { Client, ClientChannel } from "ssh2";
 import { Shell, sh } from "../commands/quote.js";
 import type { Log } from "../report/log.js";
+import { RemoteCommandError, RemoteError } from "./errors.js";
 import { hostKeyRefusal, matchesPin, type HostKeyError, type HostKeyPins } from "./hostkey.js";
+
+export { RemoteCommandError, RemoteError };
 
 export interface RemoteTarget {
   name: string;
@@ -53,30 +56,6 @@ const TAIL_LINES = 30;
 const MAX_CAPTURE = 16 * 1024 * 1024;
 /** `timeout` (coreutils) exits 124 when it had to stop the command */
 const TIMEOUT_EXIT = 124;
-
-export class RemoteError extends Error {
-  constructor(
-    readonly host: string,
-    readonly step: string,
-    message: string,
-  ) {
-    super(message);
-    this.name = "RemoteError";
-  }
-}
-
-export class RemoteCommandError extends RemoteError {
-  constructor(
-    host: string,
-    step: string,
-    readonly code: number | null,
-    readonly tail: string[],
-    reason: string,
-  ) {
-    super(host, step, `[${host}] step "${step}" ${reason}${tail.length ? `; last output:\n  ${tail.join("\n  ")}` : " (no output)"}`);
-    this.name = "RemoteCommandError";
-  }
-}
 
 export class Remote {
   /** remote exec calls made on this connection (benchmarks count them) */

@@ -2,7 +2,8 @@
 // the runner reaches itself (managed PostgreSQL). Same wrapping, same errors.
 import { spawn } from "node:child_process";
 import type { Shell } from "../commands/quote.js";
-import { RemoteCommandError, type RunOptions, type RunResult } from "./connection.js";
+import type { RunOptions, RunResult } from "./connection.js";
+import { RemoteCommandError } from "./errors.js";
 
 export function runLocal(body: Shell, opts: RunOptions & { env?: NodeJS.ProcessEnv }): Promise<RunResult> {
   const started = Date.now();

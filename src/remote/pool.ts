@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import { durationMs, type Environment } from "../config/schema.js";
 import type { Secrets } from "../config/secrets.js";
 import type { Log } from "../report/log.js";
-import { Remote, type RemoteTarget } from "./connection.js";
+import type { Remote, RemoteTarget } from "./connection.js";
 
 export function remoteTarget(env: Environment, hostName: string, secrets: Secrets): RemoteTarget {
   const host = env.hosts[hostName];
@@ -45,7 +45,11 @@ export class RemotePool {
     let conn = this.connections.get(host);
     if (!conn) {
       const target = this.targetOf(host);
-      conn = (async () => Remote.connect(target, this.log, target.jump ? await this.get(target.jump.name) : undefined))();
+      // the SSH stack (node-ssh, ssh2) loads on first use: actions that fail early start faster
+      conn = (async () => {
+        const { Remote } = await import("./connection.js");
+        return Remote.connect(target, this.log, target.jump ? await this.get(target.jump.name) : undefined);
+      })();
       this.connections.set(host, conn);
       conn.catch(() => this.connections.delete(host));
     }
