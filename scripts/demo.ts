@@ -9,6 +9,8 @@ import os from "node:os";
 import path from "node:path";
 import { parse, stringify } from "yaml";
 import { status, up } from "../src/lab/lab.js";
+import { ssh } from "../src/lab/ssh.js";
+import { host } from "../src/lab/state.js";
 import { runAction, ROOT } from "../test/harness/runner.js";
 
 const say = (m: string) => console.log(`\n▶ ${m}`);
@@ -24,11 +26,16 @@ const st = await status();
 const lab = st.up && st.state ? st.state : await up({ droplets: 2, nas: 1, log: (m) => console.log(`  ${m}`) });
 console.log(`  ${lab.hosts.map((h) => `${h.name} ${h.address}`).join(", ")}${st.up ? " (already up)" : ""}`);
 
+// a fresh database for every run, so the demo always starts from the same state
+const psqlNas = (sql: string, db = "app") => ssh(lab, host(lab, "nas-1"), "deploy", `sudo -n /usr/local/bin/docker exec lab-postgres psql -X -At -U postgres -d ${db} -c "${sql}"`).then((r) => r.stdout.trim());
+await psqlNas("DROP DATABASE IF EXISTS demo");
+await psqlNas("CREATE DATABASE demo");
+
 const ws = mkdtempSync(path.join(os.tmpdir(), "slipway-demo-"));
 mkdirSync(path.join(ws, "schema"));
 mkdirSync(path.join(ws, "environments"));
 const env = parse(readFileSync(lab.envFile, "utf8"));
-env.databases["nas-app"] = { ...env.databases["nas-app"], migrations: { dir: "schema" }, backup: { verify: "restore", keep: 5, tables: ["instrument_metadata", "lifecycle_events"] } };
+env.databases["nas-app"] = { ...env.databases["nas-app"], name: "demo", migrations: { dir: "schema" }, backup: { verify: "restore", keep: 5, tables: ["instrument_metadata", "lifecycle_events"] } };
 writeFileSync(path.join(ws, "environments", "lab.yml"), stringify(env));
 const write = (name: string, sql: string) => writeFileSync(path.join(ws, "schema", name), sql);
 write("006_instrument_metadata_table.sql", "CREATE TABLE IF NOT EXISTS instrument_metadata (name text PRIMARY KEY, currency text NOT NULL, is_active boolean NOT NULL DEFAULT true);\nINSERT INTO instrument_metadata VALUES ('BTC-28NOV26-90000-C', 'BTC', true), ('ETH-28NOV26-3000-P', 'ETH', true) ON CONFLICT DO NOTHING;\n");
@@ -62,9 +69,19 @@ write("008_broken.sql", "ALTER TABLE instrument_metadata ADD COLUMN expiry date;
 const b2 = step("backup-db before 008", {}, "backup-db");
 step("apply-migrations with a broken 008 (failed, rolled back)", { "backup-id": b2.outputs["backup-id"] ?? "" }, "apply-migrations");
 
+say("evidence: the database after the failed 008 (checked on the NAS, not by slipway)");
+const q = (sql: string) => psqlNas(sql, "demo");
+const evidence = [
+  `expiry column exists: ${await q("SELECT count(*) > 0 FROM information_schema.columns WHERE table_name = 'instrument_metadata' AND column_name = 'expiry'")}`,
+  `history: ${(await q("SELECT string_agg(version || ' ' || success, ', ' ORDER BY version) FROM slipway_schema_history")) || "empty"}`,
+  `instrument_metadata rows: ${await q("SELECT count(*) FROM instrument_metadata")}`,
+];
+console.log(evidence.map((e) => `  ${e}`).join("\n"));
+report.push("## Evidence after the failed migration\n", evidence.map((e) => `- ${e}`).join("\n") + "\n");
+
 const file = path.join(ROOT, ".lab", "demo-report.md");
 report.push(
   "\n---\nWhat this demo does not show yet: deploy-systemd / deploy-supervisor / deploy-compose, verify-health and rollback land with issues #5–#7, the five seed systems end to end with #8.\n",
 );
 writeFileSync(file, report.join("\n"));
-say(`report written to ${path.relative(process.cwd(), file)} (the markdown job summary)`);
+say(`report written to ${path.relative(process.cwd(), file)} (the markdown job summary); the lab keeps running: npm run lab -- down`);
