@@ -266,12 +266,18 @@ class Remote {
             throw new _errors_js__WEBPACK_IMPORTED_MODULE_8__/* .RemoteError */ .H(this.name, step, `[${this.name}] step "${step}": checksum mismatch for ${remotePath}: sent ${sha256}, host computed ${remoteSum || "nothing"}`);
         return { sha256, size };
     }
-    /** Upload a directory as a tar stream into remoteDir (created if missing). */
+    /**
+     * Upload a directory as a tar stream into remoteDir (created if missing). Entries are sorted and
+     * owners normalised, so the same tree gives the same stream; returns its SHA-256 (the artifact digest).
+     */
     async uploadDir(localDir, remoteDir, step = `upload ${node_path__WEBPACK_IMPORTED_MODULE_4___default().basename(localDir)}/`) {
-        const tar = (0,node_child_process__WEBPACK_IMPORTED_MODULE_0__.spawn)("tar", ["-C", localDir, "-cf", "-", "."], { stdio: ["ignore", "pipe", "pipe"] });
+        const tar = (0,node_child_process__WEBPACK_IMPORTED_MODULE_0__.spawn)("tar", ["--sort=name", "--owner=0", "--group=0", "--numeric-owner", "-C", localDir, "-cf", "-", "."], { stdio: ["ignore", "pipe", "pipe"] });
         const tarDone = processExit(tar, "tar -c " + localDir);
-        await this.stream((0,_commands_quote_js__WEBPACK_IMPORTED_MODULE_10__.sh) `mkdir -p ${remoteDir} && tar -xf - -C ${remoteDir}`, step, { input: tar.stdout });
+        const hash = (0,node_crypto__WEBPACK_IMPORTED_MODULE_1__.createHash)("sha256");
+        let size = 0;
+        await this.stream((0,_commands_quote_js__WEBPACK_IMPORTED_MODULE_10__.sh) `mkdir -p ${remoteDir} && tar --no-same-owner -xf - -C ${remoteDir}`, step, { input: tar.stdout.pipe(hashing(hash, (n) => (size += n))) });
         await tarDone;
+        return { sha256: hash.digest("hex"), size };
     }
     /** Download one file as a stream (to a temporary name, renamed when complete). Returns its SHA-256. */
     async downloadFile(remotePath, local, step = `download ${node_path__WEBPACK_IMPORTED_MODULE_4___default().basename(remotePath)}`) {

@@ -303,6 +303,7 @@ export type Policy = z.output<typeof policySchema>;
 /** Milliseconds of a duration value ("10s", 250, "5m"). Plain numbers are seconds. */
 export function durationMs(d: z.output<typeof duration>): number {
   if (typeof d === "number") return d * 1000;
+  if (/^\d+(\.\d+)?$/.test(d)) return Number(d) * 1000; // an action input: "30" means 30 s
   const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(d);
   if (!m) throw new Error(`not a duration: ${d}`);
   const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as "ms" | "s" | "m" | "h"];

@@ -268,12 +268,18 @@ export class Remote {
     return { sha256, size };
   }
 
-  /** Upload a directory as a tar stream into remoteDir (created if missing). */
-  async uploadDir(localDir: string, remoteDir: string, step = `upload ${path.basename(localDir)}/`): Promise<void> {
-    const tar = spawn("tar", ["-C", localDir, "-cf", "-", "."], { stdio: ["ignore", "pipe", "pipe"] });
+  /**
+   * Upload a directory as a tar stream into remoteDir (created if missing). Entries are sorted and
+   * owners normalised, so the same tree gives the same stream; returns its SHA-256 (the artifact digest).
+   */
+  async uploadDir(localDir: string, remoteDir: string, step = `upload ${path.basename(localDir)}/`): Promise<{ sha256: string; size: number }> {
+    const tar = spawn("tar", ["--sort=name", "--owner=0", "--group=0", "--numeric-owner", "-C", localDir, "-cf", "-", "."], { stdio: ["ignore", "pipe", "pipe"] });
     const tarDone = processExit(tar, "tar -c " + localDir);
-    await this.stream(sh`mkdir -p ${remoteDir} && tar -xf - -C ${remoteDir}`, step, { input: tar.stdout });
+    const hash = createHash("sha256");
+    let size = 0;
+    await this.stream(sh`mkdir -p ${remoteDir} && tar --no-same-owner -xf - -C ${remoteDir}`, step, { input: tar.stdout.pipe(hashing(hash, (n) => (size += n))) });
     await tarDone;
+    return { sha256: hash.digest("hex"), size };
   }
 
   /** Download one file as a stream (to a temporary name, renamed when complete). Returns its SHA-256. */

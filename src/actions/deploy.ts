@@ -1,0 +1,106 @@
+// The body of deploy-systemd: for each systemd service, every selected host of it (in parallel,
+// in batches or canary first), errors of all hosts collected; outputs and a hosts × steps summary.
+import { existsSync } from "node:fs";
+import { inWorkspace } from "../config/paths.js";
+import { durationMs, type Environment, type Service } from "../config/schema.js";
+import type { Secrets } from "../config/secrets.js";
+import { DeployError, deploySystemdHost, type HostDeployResult } from "../operations/deploy.js";
+import { runIdentity } from "../operations/pg.js";
+import { mdDetails, mdTable } from "../report/summary.js";
+import type { ActionContext } from "./run-action.js";
+
+type SystemdService = Extract<Service, { kind: "systemd" }>;
+
+/** Release ids sort by time: 20261123T114501Z-1a2b3c4 */
+export function releaseId(sha: string, now = new Date()): string {
+  const stamp = now.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+  const short = (sha.match(/^[0-9a-f]{7,40}$/i) ? sha.slice(0, 7) : "manual").toLowerCase();
+  return `${stamp}-${short}`;
+}
+
+export function serviceEnv(name: string, s: Service, secrets: Secrets): Record<string, string> {
+  const env = { ...s.env };
+  for (const [k, secret] of Object.entries(s["secret-env"])) env[k] = secrets.get(secret, `${k} of service ${name}`);
+  return env;
+}
+
+/** Run fn on every host: all at once, in batches, or the canary first and then the rest. */
+export async function rollout<T>(env: Environment, hosts: string[], fn: (host: string) => Promise<T>): Promise<{ ok: T[]; failed: { host: string; error: Error }[] }> {
+  const r = env.policy.rollout;
+  const waves: string[][] =
+    r.mode === "canary" && r.canary && hosts.includes(r.canary)
+      ? [[r.canary], hosts.filter((h) => h !== r.canary)]
+      : r.mode === "batches"
+        ? Array.from({ length: Math.ceil(hosts.length / (r["batch-size"] ?? 1)) }, (_, i) => hosts.slice(i * (r["batch-size"] ?? 1), (i + 1) * (r["batch-size"] ?? 1)))
+        : [hosts];
+  const ok: T[] = [];
+  const failed: { host: string; error: Error }[] = [];
+  for (const wave of waves.filter((w) => w.length)) {
+    const results = await Promise.allSettled(wave.map(fn));
+    results.forEach((res, i) => (res.status === "fulfilled" ? ok.push(res.value) : failed.push({ host: wave[i]!, error: res.reason as Error })));
+    if (failed.length) break; // a failed wave stops the rollout: later hosts keep their release
+  }
+  return { ok, failed };
+}
+
+export async function deploySystemdBody(ctx: ActionContext): Promise<void> {
+  const env = ctx.loaded.env;
+  const only = ctx.input("service");
+  const services = Object.entries(env.services).filter((e): e is [string, SystemdService] => e[1].kind === "systemd" && (!only || e[0] === only));
+  if (only && services.length === 0) throw new Error(`service input names ${only}, which is not a systemd service in ${ctx.loaded.file}`);
+  if (services.length === 0) throw new Error(`no systemd service in ${ctx.loaded.file}`);
+  const sha = ctx.input("sha") || process.env.GITHUB_SHA || "manual";
+  const id = releaseId(sha);
+  const run = runIdentity();
+  const lockWaitMs = durationMs(ctx.input("lock-wait") || env.policy.lock.wait);
+  const expires = new Date(Date.now() + durationMs(env.policy.lock.expiry)).toISOString().replace(/\.\d+Z$/, "Z");
+  const results: HostDeployResult[] = [];
+  const failures: { host: string; error: Error }[] = [];
+  for (const [name, s] of services) {
+    const hosts = s.hosts.filter((h) => ctx.hosts.includes(h));
+    const source = inWorkspace(ctx.input("release") || s.release || "");
+    if (!ctx.input("release") && !s.release) throw new Error(`service ${name} has no release: and no release input was given`);
+    if (!existsSync(source)) throw new Error(`release ${source} for service ${name} does not exist (build it earlier in the workflow)`);
+    const envVars = serviceEnv(name, s, ctx.secrets);
+    if (ctx.dryRun) {
+      ctx.log.info(`dry run: would deploy ${source} as release ${id} of ${name} to ${hosts.join(", ")} (${s["deploy-to"]}), restart ${s["unit-name"] ?? `${name}.service`}`);
+      continue;
+    }
+    const out = await rollout(env, hosts, (h) =>
+      ctx.log.group(`deploy ${name} to ${h}`, async () =>
+        deploySystemdHost(await ctx.pool.get(h), {
+          serviceName: name,
+          service: s,
+          source,
+          releaseId: id,
+          sha,
+          env: envVars,
+          owner: { run, actor: process.env.GITHUB_ACTOR ?? process.env.USER ?? "unknown", sha, since: new Date().toISOString().replace(/\.\d+Z$/, "Z"), expires },
+          keep: env.policy["keep-releases"],
+          lockWaitMs,
+          startTimeoutSec: 60,
+          stabilizeSec: s.stabilize !== undefined ? durationMs(s.stabilize) / 1000 : 5,
+          sudo: env.hosts[h]!.sudo,
+          log: ctx.log,
+        }),
+      ),
+    );
+    results.push(...out.ok);
+    failures.push(...out.failed);
+  }
+  if (ctx.dryRun) return;
+  ctx.out.set("release-id", id);
+  ctx.out.set("hosts", JSON.stringify(Object.fromEntries([...results.map((r) => [r.host, { release: r.releaseId, outcome: "success" }]), ...failures.map((f) => [f.host, { release: (f.error as DeployError).restored ? "previous (restored)" : "unchanged", outcome: "failure" }])])));
+  ctx.out.set("changed", String(results.some((r) => r.changed)));
+  let md = `### slipway deploy-systemd — ${ctx.loaded.name}, release ${id}\n\n`;
+  md += mdTable(
+    ["host", "outcome", "release", "previous", "steps (ms)"],
+    [
+      ...results.map((r) => [r.host, "✅ deployed", r.releaseId, r.previous ?? "none", r.steps.map((s) => `${s.step} ${s.ms}`).join(", ")]),
+      ...failures.map((f) => [f.host, (f.error as DeployError).restored ? "❌ failed, previous restored" : "❌ failed", "", "", ((f.error as DeployError).steps ?? []).map((s) => `${s.step} ${s.ms}`).join(", ")]),
+    ],
+  );
+  for (const f of failures) md += mdDetails(`${f.host}: why it failed`, f.error.message);
+  await ctx.out.summary(md);
+  if (failures.length) throw new Error(`deploy failed on ${failures.length} host(s):\n${failures.map((f) => f.error.message).join("\n\n")}`);
+}

@@ -1,0 +1,130 @@
+// deploy-systemd on lab droplets (real systemd, the deploy user with its limited sudo), run as the
+// runner runs it: first deploy, redeploy, a release that crashes on start, a unit that fails
+// verification, lock contention, two hosts with one failing.
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { parse, stringify } from "yaml";
+import { beforeAll, describe, expect, it } from "vitest";
+import { runAction } from "../harness/runner.js";
+import { lab, on } from "./helpers.js";
+
+let ws: string;
+const PORT = 8081;
+const app = (version: string, extra = "") => `import http.server, os, sys
+VERSION = ${JSON.stringify(version)}
+${extra}
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = f"{VERSION} token={len(os.environ.get('TOKEN', ''))}".encode()
+        self.send_response(200); self.end_headers(); self.wfile.write(body)
+    def log_message(self, *a): pass
+http.server.HTTPServer(("0.0.0.0", int(os.environ["PORT"])), H).serve_forever()
+`;
+
+function release(name: string, code: string, files: Record<string, string> = {}) {
+  const dir = path.join(ws, "build", name);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(path.join(dir, "app.py"), code);
+  for (const [f, c] of Object.entries(files)) writeFileSync(path.join(dir, f), c);
+  return `build/${name}`;
+}
+
+function environment(file: string, web: Record<string, unknown>) {
+  const env = parse(readFileSync(lab().envFile, "utf8"));
+  delete env.databases;
+  env.services = {
+    web: { kind: "systemd", hosts: ["droplet-1"], "deploy-to": "/srv/web", user: "deploy", exec: "/usr/bin/python3 app.py", env: { PORT: String(PORT) }, "secret-env": { TOKEN: "WEB_TOKEN" }, stabilize: "3s", hardening: "basic", shared: ["logs"], ...web },
+  };
+  env.policy = { "keep-releases": 3 };
+  writeFileSync(path.join(ws, "environments", file), stringify(env));
+}
+
+const deploy = (rel: string, o: { env?: string; sha?: string; extraEnv?: Record<string, string> } = {}) =>
+  runAction("deploy-systemd", { environment: o.env ?? "lab", hosts: "", "dry-run": "false", service: "", release: rel, sha: o.sha ?? "1111111aaaa", "lock-wait": "0" }, { cwd: ws, env: { WEB_TOKEN: "s3cret-token-value", GITHUB_RUN_ID: "77", GITHUB_REPOSITORY: "acme/web", GITHUB_ACTOR: "alice", ...o.extraEnv } });
+const get = async (hostName: string) => (await on(hostName, "deploy", `curl -fsS -m 3 http://127.0.0.1:${PORT}/ || echo DOWN`)).stdout;
+const ledger = async (hostName = "droplet-1") => (await on(hostName, "deploy", "cat /srv/web/.slipway/ledger.jsonl")).stdout.split("\n").map((l) => JSON.parse(l));
+
+beforeAll(async () => {
+  ws = mkdtempSync(path.join(os.tmpdir(), "slipway-lab-deploy-"));
+  mkdirSync(path.join(ws, "environments"));
+  environment("lab.yml", {});
+  for (const h of ["droplet-1", "droplet-2"]) await on(h, "deploy", "sudo -n systemctl stop web.service 2>/dev/null; sudo -n rm -rf /srv/web; true");
+});
+
+describe("deploy-systemd", () => {
+  it("first deploy: release dir, unit installed and enabled, env file 0600 with the secret, running", async () => {
+    const r = deploy(release("v1", app("v1")));
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.outputs["release-id"]).toMatch(/^\d{8}T\d{6}Z-1111111$/);
+    expect(JSON.parse(r.outputs.hosts!)).toEqual({ "droplet-1": { release: r.outputs["release-id"], outcome: "success" } });
+    expect(await get("droplet-1")).toBe("v1 token=18");
+    const facts = await on("droplet-1", "deploy", "readlink /srv/web/current; systemctl is-enabled web.service; stat -c '%a %U' /srv/web/current/_slipway/env; readlink /srv/web/current/logs");
+    expect(facts.stdout.split("\n")).toEqual([`releases/${r.outputs["release-id"]}`, "enabled", "600 deploy", "/srv/web/shared/logs"]);
+    expect(r.stdout).toContain("::add-mask::s3cret-token-value"); // masked before use
+    expect(r.stdout.split("\n").filter((l) => !l.startsWith("::add-mask::")).join("\n")).not.toContain("s3cret-token-value");
+    expect(r.summary).toContain("| droplet-1 | ✅ deployed |");
+    expect((await ledger()).at(-1)).toMatchObject({ outcome: "success", release: r.outputs["release-id"], sha: "1111111aaaa", actor: "alice", run: "https://github.com/acme/web/actions/runs/77 (alice)" });
+  });
+
+  it("redeploy: a new release goes live, the previous one stays on disk", async () => {
+    const before = (await ledger()).at(-1).release;
+    await new Promise((r) => setTimeout(r, 1100)); // release ids have second resolution
+    const r = deploy(release("v2", app("v2")), { sha: "2222222bbbb" });
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(await get("droplet-1")).toBe("v2 token=18");
+    expect((await ledger()).at(-1)).toMatchObject({ outcome: "success", previous: before, unitChanged: false });
+    expect((await on("droplet-1", "deploy", "ls /srv/web/releases")).stdout.split("\n")).toContain(before);
+  });
+
+  it("a release that crashes right after start fails the deploy with the journal, and the previous release is restored", async () => {
+    const live = (await ledger()).at(-1).release;
+    await new Promise((r) => setTimeout(r, 1100));
+    const r = deploy(release("crash", app("v3", 'import time, threading\nthreading.Timer(1.0, lambda: (print("boom: cannot reach the broker", flush=True), os._exit(3))).start()')), { sha: "3333333cccc" });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain("did not stay up");
+    expect(r.stdout).toContain("boom: cannot reach the broker");
+    expect(r.stdout).toContain(`release ${live} was restored and is running again`);
+    expect(r.summary).toContain("❌ failed, previous restored");
+    expect(await get("droplet-1")).toBe("v2 token=18");
+    expect((await on("droplet-1", "deploy", "readlink /srv/web/current")).stdout).toBe(`releases/${live}`);
+    expect((await ledger()).at(-1)).toMatchObject({ outcome: "failed", restored: true, previous: live });
+  });
+
+  it("a unit that fails systemd-analyze verify installs nothing; the live release keeps running", async () => {
+    const unitBefore = (await on("droplet-1", "deploy", "cat /etc/systemd/system/web.service")).stdout;
+    environment("lab-bad.yml", { exec: undefined, "unit-file": "web.service" });
+    await new Promise((r) => setTimeout(r, 1100));
+    const rel = release("badunit", app("v4"), { "web.service": "[Unit]\nDescription=bad\n[Service]\nExecStart=relative/path/app\n[Install]\nWantedBy=multi-user.target\n" });
+    const r = deploy(rel, { env: "lab-bad" });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain("systemd-analyze verify rejected web.service");
+    expect(r.stdout).toContain("nothing was switched");
+    expect((await on("droplet-1", "deploy", "cat /etc/systemd/system/web.service")).stdout).toBe(unitBefore);
+    expect(await get("droplet-1")).toBe("v2 token=18");
+  });
+
+  it("a second deploy while the lock is held fails at once, naming the holder; the lock is released on every path", async () => {
+    await on("droplet-1", "deploy", `mkdir /srv/web/.slipway/lock && echo '{"run":"https://github.com/acme/web/actions/runs/76 (bob)","actor":"bob","sha":"abc","host":"droplet-1","since":"2026-11-23T10:00:00Z","expires":"2999-01-01T00:00:00Z"}' > /srv/web/.slipway/lock/owner.json`);
+    const r = deploy(release("v5", app("v5")));
+    await on("droplet-1", "deploy", "rm -rf /srv/web/.slipway/lock");
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain("another deploy holds the lock on /srv/web: https://github.com/acme/web/actions/runs/76 (bob) (actor bob, sha abc");
+    expect(await get("droplet-1")).toBe("v2 token=18");
+    expect((await on("droplet-1", "deploy", "test -e /srv/web/.slipway/lock && echo held || echo free")).stdout).toBe("free");
+  });
+
+  it("two hosts at once: one fails, the other is deployed, and the failing host's error is reported", async () => {
+    environment("lab-two.yml", { hosts: ["droplet-1", "droplet-2"] });
+    await on("droplet-2", "deploy", `sudo -n mkdir -p /srv/web && sudo -n chown deploy /srv/web && mkdir -p /srv/web/.slipway/lock && echo '{"run":"run 99","expires":"2999-01-01T00:00:00Z"}' > /srv/web/.slipway/lock/owner.json`);
+    await new Promise((r) => setTimeout(r, 1100));
+    const r = deploy(release("v6", app("v6")), { env: "lab-two", sha: "6666666ffff" });
+    await on("droplet-2", "deploy", "rm -rf /srv/web/.slipway/lock");
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain("deploy failed on 1 host(s)");
+    expect(r.stdout).toContain("[droplet-2] another deploy holds the lock on /srv/web: run 99");
+    expect(JSON.parse(r.outputs.hosts!)).toMatchObject({ "droplet-1": { outcome: "success" }, "droplet-2": { outcome: "failure" } });
+    expect(await get("droplet-1")).toBe("v6 token=18");
+    expect(await get("droplet-2")).toBe("DOWN");
+  });
+});
