@@ -4,12 +4,13 @@ import { existsSync } from "node:fs";
 import { inWorkspace } from "../config/paths.js";
 import { durationMs, type Environment, type Service } from "../config/schema.js";
 import type { Secrets } from "../config/secrets.js";
-import { DeployError, deploySystemdHost, type HostDeployResult } from "../operations/deploy.js";
+import { releasePaths } from "../commands/release.js";
+import { DeployError, deployHost, supervisorDriver, systemdDriver, type HostDeployResult } from "../operations/deploy.js";
 import { runIdentity } from "../operations/pg.js";
 import { mdDetails, mdTable } from "../report/summary.js";
 import type { ActionContext } from "./run-action.js";
 
-type SystemdService = Extract<Service, { kind: "systemd" }>;
+type ReleaseService = Extract<Service, { kind: "systemd" | "supervisor" }>;
 
 /** Release ids sort by time: 20261123T114501Z-1a2b3c4 */
 export function releaseId(sha: string, now = new Date()): string {
@@ -43,12 +44,15 @@ export async function rollout<T>(env: Environment, hosts: string[], fn: (host: s
   return { ok, failed };
 }
 
-export async function deploySystemdBody(ctx: ActionContext): Promise<void> {
+export const deploySystemdBody = (ctx: ActionContext) => deployBody(ctx, "systemd");
+export const deploySupervisorBody = (ctx: ActionContext) => deployBody(ctx, "supervisor");
+
+async function deployBody(ctx: ActionContext, kind: "systemd" | "supervisor"): Promise<void> {
   const env = ctx.loaded.env;
   const only = ctx.input("service");
-  const services = Object.entries(env.services).filter((e): e is [string, SystemdService] => e[1].kind === "systemd" && (!only || e[0] === only));
-  if (only && services.length === 0) throw new Error(`service input names ${only}, which is not a systemd service in ${ctx.loaded.file}`);
-  if (services.length === 0) throw new Error(`no systemd service in ${ctx.loaded.file}`);
+  const services = Object.entries(env.services).filter((e): e is [string, ReleaseService] => e[1].kind === kind && (!only || e[0] === only));
+  if (only && services.length === 0) throw new Error(`service input names ${only}, which is not a ${kind} service in ${ctx.loaded.file}`);
+  if (services.length === 0) throw new Error(`no ${kind} service in ${ctx.loaded.file}`);
   const sha = ctx.input("sha") || process.env.GITHUB_SHA || "manual";
   const id = releaseId(sha);
   const run = runIdentity();
@@ -62,15 +66,21 @@ export async function deploySystemdBody(ctx: ActionContext): Promise<void> {
     if (!ctx.input("release") && !s.release) throw new Error(`service ${name} has no release: and no release input was given`);
     if (!existsSync(source)) throw new Error(`release ${source} for service ${name} does not exist (build it earlier in the workflow)`);
     const envVars = serviceEnv(name, s, ctx.secrets);
+    const timing = { startTimeoutSec: 60, stabilizeSec: s.stabilize !== undefined ? durationMs(s.stabilize) / 1000 : 5 };
+    const driverFor = (sudo: boolean) => {
+      const p = releasePaths(s["deploy-to"], id);
+      return s.kind === "systemd" ? systemdDriver(name, s, p, sudo, { hasEnv: Object.keys(envVars).length > 0, ...timing }) : supervisorDriver(name, s, p, sudo, envVars, timing);
+    };
     if (ctx.dryRun) {
-      ctx.log.info(`dry run: would deploy ${source} as release ${id} of ${name} to ${hosts.join(", ")} (${s["deploy-to"]}), restart ${s["unit-name"] ?? `${name}.service`}`);
+      ctx.log.info(`dry run: would deploy ${source} as release ${id} of ${name} to ${hosts.join(", ")} (${s["deploy-to"]}), restart ${driverFor(false).label}`);
       continue;
     }
     const out = await rollout(env, hosts, (h) =>
       ctx.log.group(`deploy ${name} to ${h}`, async () =>
-        deploySystemdHost(await ctx.pool.get(h), {
+        deployHost(await ctx.pool.get(h), {
           serviceName: name,
           service: s,
+          driver: driverFor(env.hosts[h]!.sudo),
           source,
           releaseId: id,
           sha,
@@ -78,8 +88,6 @@ export async function deploySystemdBody(ctx: ActionContext): Promise<void> {
           owner: { run, actor: process.env.GITHUB_ACTOR ?? process.env.USER ?? "unknown", sha, since: new Date().toISOString().replace(/\.\d+Z$/, "Z"), expires },
           keep: env.policy["keep-releases"],
           lockWaitMs,
-          startTimeoutSec: 60,
-          stabilizeSec: s.stabilize !== undefined ? durationMs(s.stabilize) / 1000 : 5,
           sudo: env.hosts[h]!.sudo,
           log: ctx.log,
         }),
@@ -92,7 +100,7 @@ export async function deploySystemdBody(ctx: ActionContext): Promise<void> {
   ctx.out.set("release-id", id);
   ctx.out.set("hosts", JSON.stringify(Object.fromEntries([...results.map((r) => [r.host, { release: r.releaseId, outcome: "success" }]), ...failures.map((f) => [f.host, { release: (f.error as DeployError).restored ? "previous (restored)" : "unchanged", outcome: "failure" }])])));
   ctx.out.set("changed", String(results.some((r) => r.changed)));
-  let md = `### slipway deploy-systemd — ${ctx.loaded.name}, release ${id}\n\n`;
+  let md = `### slipway deploy-${kind} — ${ctx.loaded.name}, release ${id}\n\n`;
   md += mdTable(
     ["host", "outcome", "release", "previous", "steps (ms)"],
     [

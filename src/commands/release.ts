@@ -1,6 +1,6 @@
 // The release model, as scripts: <deploy-to>/releases/<id>, shared paths linked into each
 // release, `current` switched by an atomic rename, a per-host deploy lock (mkdir) and a ledger
-// (JSON lines) under <deploy-to>/.slipway. Shared by systemd, supervisor and compose deploys.
+// (JSON lines) under <deploy-to>/_slipway. Shared by systemd, supervisor and compose deploys.
 import { sh, Shell, type ShellValue } from "./quote.js";
 
 export interface ReleasePaths {
@@ -9,7 +9,7 @@ export interface ReleasePaths {
   release: string;
   current: string;
   shared: string;
-  meta: string; // <deploy-to>/.slipway
+  meta: string; // <deploy-to>/_slipway (no leading dot: sudoers rules refuse dot-paths)
   lock: string;
   ledger: string;
 }
@@ -22,9 +22,9 @@ export function releasePaths(deployTo: string, releaseId: string): ReleasePaths 
     release: `${d}/releases/${releaseId}`,
     current: `${d}/current`,
     shared: `${d}/shared`,
-    meta: `${d}/.slipway`,
-    lock: `${d}/.slipway/lock`,
-    ledger: `${d}/.slipway/ledger.jsonl`,
+    meta: `${d}/_slipway`,
+    lock: `${d}/_slipway/lock`,
+    ledger: `${d}/_slipway/ledger.jsonl`,
   };
 }
 

@@ -1,4 +1,4 @@
-// deploy-systemd on one host: lock, upload the release, stage and verify its unit, switch
+// deploy-systemd and deploy-supervisor on one host: lock, upload the release, stage and verify its unit, switch
 // `current`, restart and wait until stable, record it in the ledger. If the new release does not
 // stay up, the previous release (its files and its unit) is put back and restarted: a deploy
 // leaves either the new release running or the old one, never a stopped service.
@@ -9,16 +9,33 @@ import {
   appendLedgerScript, envFileText, LOCK_HELD_EXIT, linkSharedScript, prepareAndLockScript, priv, pruneReleasesScript,
   releaseLockScript, releasePaths, switchCurrentScript, type LockOwner, type ReleasePaths,
 } from "../commands/release.js";
+import { groupName, installProgramsScript, renderPrograms, restartGroupAndWaitScript, supervisorctl } from "../commands/supervisor.js";
 import { installLogrotateScript, logrotateText, removeCronScript, renderUnit, restartAndWaitScript, STAGED, unitName, verifyAndInstallUnitScript } from "../commands/systemd.js";
 import type { Service } from "../config/schema.js";
 import type { Remote } from "../remote/connection.js";
 import type { Log } from "../report/log.js";
 
 type SystemdService = Extract<Service, { kind: "systemd" }>;
+type SupervisorService = Extract<Service, { kind: "supervisor" }>;
+
+/** What differs between systemd and supervisor; the release model around it is shared. */
+export interface ServiceDriver {
+  /** "web.service", "supervisor group trading" */
+  label: string;
+  /** write the service config into the staged dir, verify it, install it if changed (prints slipway:unit changed|unchanged) */
+  stage(staged: string): Shell;
+  /** restart (or reload) and wait until stable */
+  activate(unitChanged: boolean): Shell;
+  /** put the previous release's config back (from its staged dir) and restart it */
+  restore(previousStaged: string): Shell;
+  /** no previous release to return to: stop the failed one */
+  stop(): Shell;
+}
 
 export interface DeployRequest {
   serviceName: string;
-  service: SystemdService;
+  service: SystemdService | SupervisorService;
+  driver: ServiceDriver;
   /** a directory or a .tar.gz on the runner */
   source: string;
   releaseId: string;
@@ -28,8 +45,6 @@ export interface DeployRequest {
   owner: Omit<LockOwner, "host">;
   keep: number;
   lockWaitMs: number;
-  startTimeoutSec: number;
-  stabilizeSec: number;
   sudo: boolean;
   log: Log;
 }
@@ -90,10 +105,10 @@ async function lock(remote: Remote, p: ReleasePaths, req: DeployRequest): Promis
   }
 }
 
-export async function deploySystemdHost(remote: Remote, req: DeployRequest): Promise<HostDeployResult> {
+export async function deployHost(remote: Remote, req: DeployRequest): Promise<HostDeployResult> {
   const s = req.service;
+  const d = req.driver;
   const p = releasePaths(s["deploy-to"], req.releaseId);
-  const unit = unitName(req.serviceName, s);
   const steps: StepTiming[] = [];
   const timed = async <T>(step: string, fn: () => Promise<T>): Promise<T> => {
     const t = Date.now();
@@ -108,44 +123,42 @@ export async function deploySystemdHost(remote: Remote, req: DeployRequest): Pro
   try {
     // 1. the release files
     const artifact = await timed("upload", () => uploadRelease(remote, req.source, p));
-    // 2. stage: shared links, env file, unit (verified on the target), logrotate; nothing live changes
+    // 2. stage: shared links, env file, service config (verified on the target), logrotate; nothing live changes
     const staged = `${p.release}/${STAGED}`;
     const hasEnv = Object.keys(req.env).length > 0;
-    const unitText = s["unit-file"] ? undefined : renderUnit(req.serviceName, s, p, hasEnv);
     const logrotate = logrotateText(s);
-    const owner = s.user ? `${s.user}:${s.group ?? s.user}` : undefined;
+    const owner = s.kind === "systemd" && s.user ? `${s.user}:${s.group ?? s.user}` : undefined;
     const stage = sh`mkdir -p ${staged}
-${linkSharedScript(p, s.shared, req.sudo || owner ? owner : undefined)}
+${linkSharedScript(p, s.shared, owner)}
 ${hasEnv ? sh`(umask 077
 ${withHeredoc(sh`cat > ${`${staged}/env`}`, envFileText(req.env))}
 )${owner ? sh`\n${priv(req.sudo, sh`chown ${owner} ${`${staged}/env`}`)}` : new Shell("")}` : new Shell(":")}
-${unitText !== undefined ? withHeredoc(sh`cat > ${`${staged}/${unit}`}`, unitText) : sh`cp ${`${p.release}/${s["unit-file"]}`} ${`${staged}/${unit}`}`}
 ${logrotate ? withHeredoc(sh`cat > ${`${staged}/logrotate`}`, logrotate) : new Shell(":")}
-${verifyAndInstallUnitScript({ unit, staged: `${staged}/${unit}`, sudo: req.sudo })}`;
-    const st = await timed("verify+install unit", () => remote.run(stage, { step: `stage ${unit}`, quiet: true }));
+${d.stage(staged)}`;
+    const st = await timed("verify+install config", () => remote.run(stage, { step: `stage ${d.label}`, quiet: true }));
     const unitChanged = marks(st.stdout, "unit").includes("changed");
     // 3. switch and restart; from here a failure restores the previous release
     switched = true;
-    const go = sh`${switchCurrentScript(p, req.releaseId)}
-${restartAndWaitScript({ unit, sudo: req.sudo, reload: s["on-change"] === "reload" && !unitChanged, startTimeoutSec: req.startTimeoutSec, windowSec: req.stabilizeSec })}`;
-    await timed("switch+restart+stable", () => remote.run(go, { step: `restart ${unit}`, quiet: true }));
-    // 4. after success: cron hand-over (seed 000), logrotate, ledger, prune
-    const after = sh`${s["replaces-cron"] ? removeCronScript({ ...s["replaces-cron"], sudo: req.sudo }) : new Shell(":")}
+    await timed("switch+restart+stable", () => remote.run(sh`${switchCurrentScript(p, req.releaseId)}\n${d.activate(unitChanged)}`, { step: `restart ${d.label}`, quiet: true }));
+    // 4. after success: cron hand-over (seed 000), logrotate, prune
+    const cron = s.kind === "systemd" ? s["replaces-cron"] : undefined;
+    const after = sh`${cron ? removeCronScript({ ...cron, sudo: req.sudo }) : new Shell(":")}
 ${logrotate ? installLogrotateScript({ name: req.serviceName, staged: `${staged}/logrotate`, sudo: req.sudo }) : new Shell(":")}
 ${pruneReleasesScript(p, req.keep, previous)}`;
-    const fin = await timed("cron+logrotate+prune", () => remote.run(after, { step: "finish", quiet: true }));
+    const fin = await timed("finish", () => remote.run(after, { step: "finish", quiet: true }));
     const cronRemoved = marks(fin.stdout, "cron-removed").map((b) => Buffer.from(b, "base64").toString("utf8"));
-    for (const c of cronRemoved) req.log.info(`[${remote.name}] removed crontab line of ${s["replaces-cron"]!.user}: ${c}`);
-    await recordLedger(remote, p, req, { outcome: "success", previous, unit, unitChanged, artifactSha256: artifact, cronRemoved });
+    for (const c of cronRemoved) req.log.info(`[${remote.name}] removed crontab line of ${cron!.user}: ${c}`);
+    await recordLedger(remote, p, req, { outcome: "success", previous, unit: d.label, unitChanged, artifactSha256: artifact, cronRemoved });
     return { host: remote.name, releaseId: req.releaseId, previous, changed: true, unitChanged, artifactSha256: artifact, steps, execs: remote.execCount };
   } catch (e) {
     const reason = (e as Error).message;
     let restored = false;
-    if (switched) restored = await restorePrevious(remote, p, req, unit, previous).catch((r: Error) => {
-      req.log.error(`[${remote.name}] restoring ${previous ?? "the previous release"} failed too: ${r.message}`);
-      return false;
-    });
-    await recordLedger(remote, p, req, { outcome: "failed", previous, unit, error: reason.slice(0, 2000), restored }).catch(() => undefined);
+    if (switched)
+      restored = await restorePrevious(remote, p, req, previous).catch((r: Error) => {
+        req.log.error(`[${remote.name}] restoring ${previous ?? "the previous release"} failed too: ${r.message}`);
+        return false;
+      });
+    await recordLedger(remote, p, req, { outcome: "failed", previous, unit: d.label, error: reason.slice(0, 2000), restored }).catch(() => undefined);
     const state = !switched
       ? `nothing was switched: ${previous ? `release ${previous} is still live` : "no release was live before"}`
       : restored
@@ -159,6 +172,45 @@ ${pruneReleasesScript(p, req.keep, previous)}`;
   }
 }
 
+export function systemdDriver(name: string, s: SystemdService, p: ReleasePaths, sudo: boolean, o: { hasEnv: boolean; startTimeoutSec: number; stabilizeSec: number }): ServiceDriver {
+  const unit = unitName(name, s);
+  const installed = `/etc/systemd/system/${unit}`;
+  return {
+    label: unit,
+    stage: (staged) =>
+      sh`${s["unit-file"] ? sh`cp ${`${p.release}/${s["unit-file"]}`} ${`${staged}/${unit}`}` : withHeredoc(sh`cat > ${`${staged}/${unit}`}`, renderUnit(name, s, p, o.hasEnv))}
+${verifyAndInstallUnitScript({ unit, staged: `${staged}/${unit}`, sudo })}`,
+    activate: (changed) => restartAndWaitScript({ unit, sudo, reload: s["on-change"] === "reload" && !changed, startTimeoutSec: o.startTimeoutSec, windowSec: o.stabilizeSec }),
+    restore: (prevStaged) => sh`if [ -f ${`${prevStaged}/${unit}`} ] && ! cmp -s ${`${prevStaged}/${unit}`} ${installed}; then
+  ${priv(sudo, sh`install -m 0644 ${`${prevStaged}/${unit}`} ${installed}`)}
+  ${priv(sudo, sh`systemctl daemon-reload`)}
+fi
+${priv(sudo, sh`systemctl reset-failed ${unit}`)} || true
+${restartAndWaitScript({ unit, sudo, reload: false, startTimeoutSec: o.startTimeoutSec, windowSec: Math.min(o.stabilizeSec, 5) })}`,
+    stop: () => priv(sudo, sh`systemctl stop ${unit}`),
+  };
+}
+
+export function supervisorDriver(name: string, s: SupervisorService, p: ReleasePaths, sudo: boolean, env: Record<string, string>, o: { startTimeoutSec: number; stabilizeSec: number }): ServiceDriver {
+  const group = groupName(name, s);
+  const record = `${p.meta}/installed-${group}.conf`;
+  const file = `${group}.conf`;
+  const wait = (windowSec: number) => restartGroupAndWaitScript({ s, group, sudo, startTimeoutSec: o.startTimeoutSec, windowSec });
+  return {
+    label: `supervisor group ${group}`,
+    stage: (staged) => sh`(umask 077
+${withHeredoc(sh`cat > ${`${staged}/${file}`}`, renderPrograms(name, s, p, env))}
+)
+${installProgramsScript({ s, group, staged: `${staged}/${file}`, record, sudo })}`,
+    activate: () => wait(o.stabilizeSec),
+    restore: (prevStaged) => sh`if [ -f ${`${prevStaged}/${file}`} ]; then
+${installProgramsScript({ s, group, staged: `${prevStaged}/${file}`, record, sudo })}
+fi
+${wait(Math.min(o.stabilizeSec, 5))}`,
+    stop: () => supervisorctl(s, sudo, sh`stop ${`${group}:*`}`),
+  };
+}
+
 async function uploadRelease(remote: Remote, source: string, p: ReleasePaths): Promise<string> {
   if (!existsSync(source)) throw new DeployError(remote.name, `release ${source} does not exist on the runner (build it earlier in the workflow)`, false);
   if (statSync(source).isDirectory()) return (await remote.uploadDir(source, p.release, `upload release ${p.release}`)).sha256;
@@ -169,23 +221,15 @@ async function uploadRelease(remote: Remote, source: string, p: ReleasePaths): P
   return sha256;
 }
 
-/** Put the previous release back: its files (current), its unit, a restart and a short wait. */
-async function restorePrevious(remote: Remote, p: ReleasePaths, req: DeployRequest, unit: string, previous: string | undefined): Promise<boolean> {
+/** Put the previous release back: its files (current), its service config, a restart and a short wait. */
+async function restorePrevious(remote: Remote, p: ReleasePaths, req: DeployRequest, previous: string | undefined): Promise<boolean> {
   if (!previous) {
-    await remote.run(priv(req.sudo, sh`systemctl stop ${unit}`), { step: "stop failed unit", quiet: true, check: false });
+    await remote.run(req.driver.stop(), { step: "stop failed release", quiet: true, check: false });
     return false;
   }
   const prev = releasePaths(req.service["deploy-to"], previous);
-  const prevUnit = `${prev.release}/${STAGED}/${unit}`;
-  const script = sh`${switchCurrentScript(p, previous)}
-if [ -f ${prevUnit} ] && ! cmp -s ${prevUnit} ${`/etc/systemd/system/${unit}`}; then
-  ${priv(req.sudo, sh`install -m 0644 ${prevUnit} ${`/etc/systemd/system/${unit}`}`)}
-  ${priv(req.sudo, sh`systemctl daemon-reload`)}
-fi
-${priv(req.sudo, sh`systemctl reset-failed ${unit}`)} || true
-${restartAndWaitScript({ unit, sudo: req.sudo, reload: false, startTimeoutSec: req.startTimeoutSec, windowSec: Math.min(req.stabilizeSec, 5) })}`;
-  await remote.run(script, { step: `restore ${previous}`, quiet: true });
-  req.log.warn(`[${remote.name}] restored release ${previous}; ${unit} is running it again`);
+  await remote.run(sh`${switchCurrentScript(p, previous)}\n${req.driver.restore(`${prev.release}/${STAGED}`)}`, { step: `restore ${previous}`, quiet: true });
+  req.log.warn(`[${remote.name}] restored release ${previous}; ${req.driver.label} is running it again`);
   return true;
 }
 

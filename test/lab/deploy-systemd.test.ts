@@ -43,7 +43,7 @@ function environment(file: string, web: Record<string, unknown>) {
 const deploy = (rel: string, o: { env?: string; sha?: string; extraEnv?: Record<string, string> } = {}) =>
   runAction("deploy-systemd", { environment: o.env ?? "lab", hosts: "", "dry-run": "false", service: "", release: rel, sha: o.sha ?? "1111111aaaa", "lock-wait": "0" }, { cwd: ws, env: { WEB_TOKEN: "s3cret-token-value", GITHUB_RUN_ID: "77", GITHUB_REPOSITORY: "acme/web", GITHUB_ACTOR: "alice", ...o.extraEnv } });
 const get = async (hostName: string) => (await on(hostName, "deploy", `curl -fsS -m 3 http://127.0.0.1:${PORT}/ || echo DOWN`)).stdout;
-const ledger = async (hostName = "droplet-1") => (await on(hostName, "deploy", "cat /srv/web/.slipway/ledger.jsonl")).stdout.split("\n").map((l) => JSON.parse(l));
+const ledger = async (hostName = "droplet-1") => (await on(hostName, "deploy", "cat /srv/web/_slipway/ledger.jsonl")).stdout.split("\n").map((l) => JSON.parse(l));
 
 beforeAll(async () => {
   ws = mkdtempSync(path.join(os.tmpdir(), "slipway-lab-deploy-"));
@@ -105,21 +105,21 @@ describe("deploy-systemd", () => {
   });
 
   it("a second deploy while the lock is held fails at once, naming the holder; the lock is released on every path", async () => {
-    await on("droplet-1", "deploy", `mkdir /srv/web/.slipway/lock && echo '{"run":"https://github.com/acme/web/actions/runs/76 (bob)","actor":"bob","sha":"abc","host":"droplet-1","since":"2026-11-23T10:00:00Z","expires":"2999-01-01T00:00:00Z"}' > /srv/web/.slipway/lock/owner.json`);
+    await on("droplet-1", "deploy", `mkdir /srv/web/_slipway/lock && echo '{"run":"https://github.com/acme/web/actions/runs/76 (bob)","actor":"bob","sha":"abc","host":"droplet-1","since":"2026-11-23T10:00:00Z","expires":"2999-01-01T00:00:00Z"}' > /srv/web/_slipway/lock/owner.json`);
     const r = deploy(release("v5", app("v5")));
-    await on("droplet-1", "deploy", "rm -rf /srv/web/.slipway/lock");
+    await on("droplet-1", "deploy", "rm -rf /srv/web/_slipway/lock");
     expect(r.code).toBe(1);
     expect(r.stdout).toContain("another deploy holds the lock on /srv/web: https://github.com/acme/web/actions/runs/76 (bob) (actor bob, sha abc");
     expect(await get("droplet-1")).toBe("v2 token=18");
-    expect((await on("droplet-1", "deploy", "test -e /srv/web/.slipway/lock && echo held || echo free")).stdout).toBe("free");
+    expect((await on("droplet-1", "deploy", "test -e /srv/web/_slipway/lock && echo held || echo free")).stdout).toBe("free");
   });
 
   it("two hosts at once: one fails, the other is deployed, and the failing host's error is reported", async () => {
     environment("lab-two.yml", { hosts: ["droplet-1", "droplet-2"] });
-    await on("droplet-2", "deploy", `sudo -n mkdir -p /srv/web && sudo -n chown deploy /srv/web && mkdir -p /srv/web/.slipway/lock && echo '{"run":"run 99","expires":"2999-01-01T00:00:00Z"}' > /srv/web/.slipway/lock/owner.json`);
+    await on("droplet-2", "deploy", `sudo -n mkdir -p /srv/web && sudo -n chown deploy /srv/web && mkdir -p /srv/web/_slipway/lock && echo '{"run":"run 99","expires":"2999-01-01T00:00:00Z"}' > /srv/web/_slipway/lock/owner.json`);
     await new Promise((r) => setTimeout(r, 1100));
     const r = deploy(release("v6", app("v6")), { env: "lab-two", sha: "6666666ffff" });
-    await on("droplet-2", "deploy", "rm -rf /srv/web/.slipway/lock");
+    await on("droplet-2", "deploy", "rm -rf /srv/web/_slipway/lock");
     expect(r.code).toBe(1);
     expect(r.stdout).toContain("deploy failed on 1 host(s)");
     expect(r.stdout).toContain("[droplet-2] another deploy holds the lock on /srv/web: run 99");

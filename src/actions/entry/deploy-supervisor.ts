@@ -1,4 +1,5 @@
 import "../../remote/esm-shim.js";
-import { notImplemented, runAction } from "../run-action.js";
+import { deploySupervisorBody } from "../deploy.js";
+import { runAction } from "../run-action.js";
 
-await runAction("deploy-supervisor", notImplemented(5));
+await runAction("deploy-supervisor", deploySupervisorBody);
