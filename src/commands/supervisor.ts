@@ -71,10 +71,14 @@ export function restartGroupAndWaitScript(o: { s: SupervisorService; group: stri
   const all = `${o.group}:*`;
   return sh`status() { ${ctl(sh`status ${all}`)} 2>&1 || true; }
 not_running() { status | grep -v ' RUNNING ' || true; }
-${ctl(sh`restart ${all}`)} >/dev/null 2>&1 || true
+restart_out=$(${ctl(sh`restart ${all}`)} 2>&1 || true)
+if printf '%s\n' "$restart_out" | grep -q 'ERROR'; then
+  echo "supervisorctl restart ${all} failed:" >&2; printf '%s\n' "$restart_out" | grep ERROR >&2; status >&2; exit 1
+fi
 deadline=$((SECONDS + ${o.startTimeoutSec}))
 while [ -n "$(not_running)" ]; do
-  if [ $SECONDS -ge $deadline ]; then echo "programs of ${o.group} did not all reach RUNNING:" >&2; status >&2; exit 1; fi
+  # only STARTING and BACKOFF can still become RUNNING; FATAL, STOPPED, EXITED will not by themselves
+  if [ $SECONDS -ge $deadline ] || [ -n "$(not_running | grep -vE ' (STARTING|BACKOFF) ')" ]; then echo "programs of ${o.group} did not all reach RUNNING:" >&2; status >&2; exit 1; fi
   sleep 0.5
 done
 pids=$(status | awk '{print $1, $4}')

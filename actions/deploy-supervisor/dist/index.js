@@ -43,10 +43,14 @@ else
 fi
 ${ctl((0,i.sh)`update ${e.group}`)} >/dev/null`}function restartGroupAndWaitScript(e){const ctl=t=>supervisorctl(e.s,e.sudo,t);const t=`${e.group}:*`;return(0,i.sh)`status() { ${ctl((0,i.sh)`status ${t}`)} 2>&1 || true; }
 not_running() { status | grep -v ' RUNNING ' || true; }
-${ctl((0,i.sh)`restart ${t}`)} >/dev/null 2>&1 || true
+restart_out=$(${ctl((0,i.sh)`restart ${t}`)} 2>&1 || true)
+if printf '%s\n' "$restart_out" | grep -q 'ERROR'; then
+  echo "supervisorctl restart ${t} failed:" >&2; printf '%s\n' "$restart_out" | grep ERROR >&2; status >&2; exit 1
+fi
 deadline=$((SECONDS + ${e.startTimeoutSec}))
 while [ -n "$(not_running)" ]; do
-  if [ $SECONDS -ge $deadline ]; then echo "programs of ${e.group} did not all reach RUNNING:" >&2; status >&2; exit 1; fi
+  # only STARTING and BACKOFF can still become RUNNING; FATAL, STOPPED, EXITED will not by themselves
+  if [ $SECONDS -ge $deadline ] || [ -n "$(not_running | grep -vE ' (STARTING|BACKOFF) ')" ]; then echo "programs of ${e.group} did not all reach RUNNING:" >&2; status >&2; exit 1; fi
   sleep 0.5
 done
 pids=$(status | awk '{print $1, $4}')
