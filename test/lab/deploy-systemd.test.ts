@@ -127,4 +127,29 @@ describe("deploy-systemd", () => {
     expect(await get("droplet-1")).toBe("v6 token=18");
     expect(await get("droplet-2")).toBe("DOWN");
   });
+
+  it("seed 000: takes over from a crontab entry (removed, recorded in the ledger) and installs a checked logrotate config", async () => {
+    await on("droplet-1", "deploy", `printf '%s\\n' '*/5 * * * * /usr/bin/python3 /opt/darkpool_collector.py >> /tmp/c.log 2>&1' '0 3 * * * /usr/bin/true # keep me' | crontab -`);
+    environment("lab-cron.yml", { "replaces-cron": { user: "deploy", match: "darkpool_collector" }, logrotate: { paths: ["/srv/web/shared/logs/*.log"], keep: 7, copytruncate: true } });
+    await new Promise((r) => setTimeout(r, 1100));
+    const r = deploy(release("v7", app("v7")), { env: "lab-cron", sha: "7777777aaaa" });
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect((await on("droplet-1", "deploy", "crontab -l")).stdout).toBe("0 3 * * * /usr/bin/true # keep me");
+    expect((await ledger()).at(-1).cronRemoved).toEqual(["*/5 * * * * /usr/bin/python3 /opt/darkpool_collector.py >> /tmp/c.log 2>&1"]);
+    expect(r.stdout).toContain("removed crontab line of deploy");
+    const conf = await on("droplet-1", "deploy", "cat /etc/logrotate.d/slipway-web && sudo -n logrotate -d /etc/logrotate.d/slipway-web 2>&1 | grep -c 'rotating pattern'");
+    expect(conf.stdout).toContain("/srv/web/shared/logs/*.log {");
+    expect(conf.stdout).toContain("rotate 7");
+    expect(conf.stdout.split("\n").at(-1)).toBe("1");
+  });
+
+  it("works logged in as root too (no sudo)", async () => {
+    const env = parse(readFileSync(path.join(ws, "environments", "lab.yml"), "utf8"));
+    env.hosts["droplet-1"] = { ...env.hosts["droplet-1"], user: "root", sudo: false };
+    writeFileSync(path.join(ws, "environments", "lab-root.yml"), stringify(env));
+    await new Promise((r) => setTimeout(r, 1100));
+    const r = deploy(release("v8", app("v8")), { env: "lab-root", sha: "8888888aaaa" });
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(await get("droplet-1")).toBe("v8 token=18");
+  });
 });
