@@ -3,6 +3,9 @@ import "../remote/esm-shim.js"; // first: ssh2 needs __dirname while loading
 import { Command, InvalidArgumentError } from "commander";
 import { ConfigError, formatProblem, loadEnvironment } from "../config/load.js";
 import { backupBody, migrateBody } from "../actions/database.js";
+import { deploySupervisorBody, deploySystemdBody } from "../actions/deploy.js";
+import { forceReleaseLock, releaseStatus } from "../operations/deploy.js";
+import { RemotePool } from "../remote/pool.js";
 import { runWithContext, type ActionBody } from "../actions/run-action.js";
 import type { ActionName } from "../actions/specs.js";
 import { Secrets } from "../config/secrets.js";
@@ -87,6 +90,74 @@ operation("migrate", "apply-migrations", migrateBody, "apply pending migrations 
   ["--backup-id <id>", "a verified backup made before (required by the backup-before-migrate policy)"],
   ["--runner-dir <dir>", "where runner-side backups are", "backups"],
 ]);
+
+operation("deploy", "deploy-systemd", deploySystemdBody, "deploy systemd services (see deploy-systemd)", [
+  ["--service <name>", "only this service"],
+  ["--release <path>", "directory or .tar.gz to deploy (default: the service's release:)"],
+  ["--sha <sha>", "git commit being deployed", "manual"],
+  ["--lock-wait <duration>", "wait this long for another deploy's lock", "0"],
+]);
+operation("deploy-supervisor", "deploy-supervisor", deploySupervisorBody, "deploy supervisor programs (see deploy-supervisor)", [
+  ["--service <name>", "only this service"],
+  ["--release <path>", "directory or .tar.gz to deploy (default: the service's release:)"],
+  ["--sha <sha>", "git commit being deployed", "manual"],
+  ["--lock-wait <duration>", "wait this long for another deploy's lock", "0"],
+]);
+
+/** Every (service, host, deploy-to) of the release-based services, optionally narrowed. */
+function releaseTargets(ref: string, opts: { service?: string; host?: string }) {
+  const loaded = loadEnvironment(ref);
+  const targets = Object.entries(loaded.env.services).flatMap(([name, s]) =>
+    (opts.service && opts.service !== name) ? [] : s.hosts.filter((h) => !opts.host || h === opts.host).map((h) => ({ name, host: h, deployTo: s["deploy-to"] })),
+  );
+  const secrets = new Secrets();
+  return { loaded, targets, pool: RemotePool.forEnvironment(loaded.env, secrets, terminalLog(secrets)) };
+}
+
+program
+  .command("status")
+  .description("what is live on each host, what came before (the ledger), and who holds a deploy lock")
+  .argument("<env>", "environment name or path")
+  .option("--service <name>", "only this service")
+  .option("-n, --lines <n>", "ledger entries per host", "5")
+  .action(async (ref: string, opts: { service?: string; lines: string }) => {
+    const { targets, pool } = releaseTargets(ref, opts);
+    try {
+      for (const t of targets) {
+        const st = await releaseStatus(await pool.get(t.host), t.name, t.deployTo, Number(opts.lines));
+        console.log(`${t.host}  ${t.name}  live: ${st.current ?? "nothing deployed"}${st.lock ? `  LOCKED by ${st.lock}` : ""}`);
+        for (const e of [...st.history].reverse()) console.log(`    ${e.time}  ${e.outcome}  ${e.release}  sha ${e.sha}  by ${e.actor}${e.restored ? "  (previous restored)" : ""}`);
+      }
+    } finally {
+      await pool.closeAll();
+    }
+  });
+
+program
+  .command("lock")
+  .description("show deploy locks, or release one whose run is dead")
+  .argument("<action>", "status or release")
+  .argument("<env>", "environment name or path")
+  .option("--service <name>", "only this service")
+  .option("--host <name>", "only this host")
+  .action(async (action: string, ref: string, opts: { service?: string; host?: string }) => {
+    if (action !== "status" && action !== "release") throw new InvalidArgumentError(`lock status or lock release, not lock ${action}`);
+    const { targets, pool } = releaseTargets(ref, opts);
+    try {
+      for (const t of targets) {
+        const remote = await pool.get(t.host);
+        if (action === "status") {
+          const st = await releaseStatus(remote, t.name, t.deployTo, 0);
+          console.log(`${t.host}  ${t.name}  ${st.lock ? `locked by ${st.lock}` : "free"}`);
+        } else {
+          const was = await forceReleaseLock(remote, t.deployTo);
+          console.log(`${t.host}  ${t.name}  ${was ? `released the lock held by ${was}` : "was not locked"}`);
+        }
+      }
+    } finally {
+      await pool.closeAll();
+    }
+  });
 
 program.parseAsync(process.argv).catch((e: Error) => {
   if (e instanceof ConfigError) for (const p of e.problems) console.error(formatProblem(p));

@@ -80,14 +80,16 @@ ${priv(o.sudo, sh`systemctl enable --quiet ${o.unit}`)}`;
  */
 export function restartAndWaitScript(o: { unit: string; sudo: boolean; reload: boolean; startTimeoutSec: number; windowSec: number }): Shell {
   const show = (prop: string) => sh`systemctl show -p ${prop} --value ${o.unit}`;
-  return sh`journal_tail() { ${priv(o.sudo, sh`journalctl -u ${o.unit} -n 30 --no-pager -o cat`)} >&2 || true; }
-${priv(o.sudo, sh`systemctl ${o.reload ? "reload-or-restart" : "restart"} ${o.unit}`)} || { echo "systemctl restart ${o.unit} failed" >&2; journal_tail; exit 1; }
+  // the journal since this restart only, printed BEFORE the verdict so the verdict ends the output
+  return sh`since=$(date +%s)
+journal_tail() { echo "--- journal of ${o.unit} since the restart:" >&2; ${priv(o.sudo, sh`journalctl -u ${o.unit} --since "@$since" -n 20 --no-pager -o cat`)} >&2 || true; }
+${priv(o.sudo, sh`systemctl ${o.reload ? "reload-or-restart" : "restart"} ${o.unit}`)} || { journal_tail; echo "systemctl restart ${o.unit} failed" >&2; exit 1; }
 deadline=$((SECONDS + ${o.startTimeoutSec}))
 while :; do
   state=$(${show("ActiveState")})
   [ "$state" = active ] && break
   if [ "$state" = failed ] || [ $SECONDS -ge $deadline ]; then
-    echo "${o.unit} did not become active (state: $state); last journal lines:" >&2; journal_tail; exit 1
+    journal_tail; echo "${o.unit} did not become active (state: $state)" >&2; exit 1
   fi
   sleep 0.2
 done
@@ -96,8 +98,9 @@ end=$((SECONDS + ${o.windowSec}))
 while [ $SECONDS -lt $end ]; do
   state=$(${show("ActiveState")}); now=$(${show("NRestarts")})
   if [ "$state" != active ] || [ "$now" != "$restarts" ]; then
-    echo "${o.unit} did not stay up: state $state, restarts $restarts -> $now within the ${o.windowSec}s stabilisation window; last journal lines:" >&2
-    journal_tail; exit 1
+    journal_tail
+    echo "${o.unit} did not stay up: state $state, restarts $restarts -> $now within the ${o.windowSec}s stabilisation window" >&2
+    exit 1
   fi
   sleep 0.5
 done

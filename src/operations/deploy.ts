@@ -246,3 +246,34 @@ async function recordLedger(remote: Remote, p: ReleasePaths, req: DeployRequest,
   };
   await remote.run(appendLedgerScript(p, entry), { step: "ledger", quiet: true });
 }
+
+export interface HostStatus {
+  host: string;
+  service: string;
+  current?: string;
+  lock?: string;
+  history: Record<string, unknown>[];
+}
+
+/** What is live on a host and what came before (the ledger), and who holds its lock. */
+export async function releaseStatus(remote: Remote, service: string, deployTo: string, lines = 10): Promise<HostStatus> {
+  const p = releasePaths(deployTo, "x");
+  const r = await remote.run(
+    sh`echo "slipway:current $(basename "$(readlink ${p.current} 2>/dev/null || true)")"
+echo "slipway:lock $(cat ${`${p.lock}/owner.json`} 2>/dev/null || true)"
+tail -n ${lines} ${p.ledger} 2>/dev/null || true`,
+    { step: "status", quiet: true },
+  );
+  const history = r.stdout
+    .split("\n")
+    .filter((l) => l.startsWith("{"))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+  return { host: remote.name, service, current: marks(r.stdout, "current")[0] || undefined, lock: marks(r.stdout, "lock")[0] || undefined, history };
+}
+
+/** Remove a host's deploy lock (an operator's decision: the run holding it is dead). */
+export async function forceReleaseLock(remote: Remote, deployTo: string): Promise<string | undefined> {
+  const p = releasePaths(deployTo, "x");
+  const r = await remote.run(sh`cat ${`${p.lock}/owner.json`} 2>/dev/null || true; rm -rf ${p.lock}`, { step: "release lock", quiet: true });
+  return r.stdout.trim() || undefined;
+}

@@ -6,7 +6,8 @@ import os from "node:os";
 import path from "node:path";
 import { parse, stringify } from "yaml";
 import { beforeAll, describe, expect, it } from "vitest";
-import { runAction } from "../harness/runner.js";
+import { spawnSync } from "node:child_process";
+import { ROOT, runAction } from "../harness/runner.js";
 import { lab, on } from "./helpers.js";
 
 let ws: string;
@@ -151,5 +152,18 @@ describe("deploy-systemd", () => {
     const r = deploy(release("v8", app("v8")), { env: "lab-root", sha: "8888888aaaa" });
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(await get("droplet-1")).toBe("v8 token=18");
+  });
+
+  it("slipway status shows what is live and what came before; slipway lock status|release", async () => {
+    const cli = (args: string[]) => spawnSync(process.execPath, [path.join(ROOT, "dist/cli/index.js"), ...args], { cwd: ws, encoding: "utf8", timeout: 60_000 });
+    const st = cli(["status", "lab", "-n", "3"]);
+    expect(st.status, st.stderr).toBe(0);
+    const live = (await ledger()).filter((e) => e.outcome === "success").at(-1).release;
+    expect(st.stdout).toContain(`droplet-1  web  live: ${live}`);
+    expect(st.stdout).toMatch(/success {2}\S+ {2}sha 8888888aaaa {2}by alice/);
+    await on("droplet-1", "deploy", `mkdir /srv/web/_slipway/lock && echo '{"run":"run 123 (dave)"}' > /srv/web/_slipway/lock/owner.json`);
+    expect(cli(["lock", "status", "lab"]).stdout).toContain('droplet-1  web  locked by {"run":"run 123 (dave)"}');
+    expect(cli(["lock", "release", "lab", "--host", "droplet-1"]).stdout).toContain('droplet-1  web  released the lock held by {"run":"run 123 (dave)"}');
+    expect(cli(["lock", "status", "lab"]).stdout).toContain("droplet-1  web  free");
   });
 });
