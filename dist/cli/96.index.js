@@ -106,6 +106,9 @@ class Remote {
             throw new _errors_js__WEBPACK_IMPORTED_MODULE_8__/* .RemoteError */ .H(target.name, "connect", `cannot connect to host ${target.name} (${target.user}@${target.address}:${target.port}${via}): ${err.message}`);
         }
         const remote = new Remote(target, ssh, log, jump);
+        // no Nagle: a script's small writes (channel open, exec, stdin, EOF) must not each wait for
+        // the previous packet's ACK, which costs a round trip apiece on a WAN link
+        ssh.connection?.setNoDelay(true);
         // a keepalive timeout or reset ends the connection; running commands then fail with "connection lost"
         ssh.connection?.on("error", () => undefined);
         return remote;

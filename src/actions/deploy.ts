@@ -81,6 +81,7 @@ async function deployBody(ctx: ActionContext, kind: "systemd" | "supervisor"): P
           serviceName: name,
           service: s,
           driver: driverFor(env.hosts[h]!.sudo),
+          notes: { backupId: ctx.input("backup-id") || undefined, migrationHead: ctx.input("migration-head") || undefined },
           source,
           releaseId: id,
           sha,
@@ -98,7 +99,7 @@ async function deployBody(ctx: ActionContext, kind: "systemd" | "supervisor"): P
   }
   if (ctx.dryRun) return;
   ctx.out.set("release-id", id);
-  ctx.out.set("hosts", JSON.stringify(Object.fromEntries([...results.map((r) => [r.host, { release: r.releaseId, outcome: "success" }]), ...failures.map((f) => [f.host, { release: (f.error as DeployError).restored ? "previous (restored)" : "unchanged", outcome: "failure" }])])));
+  ctx.out.set("hosts", JSON.stringify(Object.fromEntries([...results.map((r) => [r.host, { release: r.releaseId, outcome: "success", execs: r.execs }]), ...failures.map((f) => [f.host, { release: (f.error as DeployError).restored ? "previous (restored)" : "unchanged", outcome: "failure" }])])));
   ctx.out.set("changed", String(results.some((r) => r.changed)));
   let md = `### slipway deploy-${kind} — ${ctx.loaded.name}, release ${id}\n\n`;
   md += mdTable(

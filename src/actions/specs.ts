@@ -49,6 +49,8 @@ const releaseInputs: Record<string, InputSpec> = {
   release: { description: "Directory or .tar.gz to deploy, overriding the service's `release:` setting.", default: "" },
   sha: { description: "Git commit being deployed (recorded in the ledger and the release id).", default: "${{ github.sha }}" },
   "lock-wait": { description: "How long to wait for another deploy's lock on a host (e.g. 5m). Default: fail at once, naming the holder.", default: "0" },
+  "backup-id": { description: "backup-db's backup-id in this run, recorded in the ledger (rollback names it).", default: "" },
+  "migration-head": { description: "apply-migrations' head in this run, recorded in the ledger.", default: "" },
 };
 const releaseOutputs = {
   "release-id": "The release id deployed (git sha + timestamp).",

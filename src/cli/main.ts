@@ -96,12 +96,16 @@ operation("deploy", "deploy-systemd", deploySystemdBody, "deploy systemd service
   ["--release <path>", "directory or .tar.gz to deploy (default: the service's release:)"],
   ["--sha <sha>", "git commit being deployed", "manual"],
   ["--lock-wait <duration>", "wait this long for another deploy's lock", "0"],
+  ["--backup-id <id>", "recorded in the ledger"],
+  ["--migration-head <version>", "recorded in the ledger"],
 ]);
 operation("deploy-supervisor", "deploy-supervisor", deploySupervisorBody, "deploy supervisor programs (see deploy-supervisor)", [
   ["--service <name>", "only this service"],
   ["--release <path>", "directory or .tar.gz to deploy (default: the service's release:)"],
   ["--sha <sha>", "git commit being deployed", "manual"],
   ["--lock-wait <duration>", "wait this long for another deploy's lock", "0"],
+  ["--backup-id <id>", "recorded in the ledger"],
+  ["--migration-head <version>", "recorded in the ledger"],
 ]);
 
 /** Every (service, host, deploy-to) of the release-based services, optionally narrowed. */

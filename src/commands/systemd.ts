@@ -63,12 +63,12 @@ if ! out=$(systemd-analyze verify "$vdir"/${o.unit} 2>&1); then
 fi
 if [ -n "$out" ]; then printf 'verify warnings: %s\\n' "$out"; fi
 if cmp -s ${o.staged} ${installed}; then
-  echo "slipway:unit unchanged"
+  echo "slipway:unit unchanged"; slipway_unit_changed=0
 else
   if [ -f ${installed} ]; then diff -u ${installed} ${o.staged} | sed 's/^/  /' || true; fi
   ${priv(o.sudo, sh`install -m 0644 ${o.staged} ${installed}`)}
   ${priv(o.sudo, sh`systemctl daemon-reload`)}
-  echo "slipway:unit changed"
+  echo "slipway:unit changed"; slipway_unit_changed=1
 fi
 ${priv(o.sudo, sh`systemctl enable --quiet ${o.unit}`)}`;
 }
@@ -78,12 +78,13 @@ ${priv(o.sudo, sh`systemctl enable --quiet ${o.unit}`)}`;
  * NRestarts unchanged over the whole window. Type=simple returns from start before a crash, so
  * only watching tells. On failure the journal's last lines go to stderr.
  */
-export function restartAndWaitScript(o: { unit: string; sudo: boolean; reload: boolean; startTimeoutSec: number; windowSec: number }): Shell {
+export function restartAndWaitScript(o: { unit: string; sudo: boolean; reload: boolean | "if-unchanged"; startTimeoutSec: number; windowSec: number }): Shell {
   const show = (prop: string) => sh`systemctl show -p ${prop} --value ${o.unit}`;
   // the journal since this restart only, printed BEFORE the verdict so the verdict ends the output
   return sh`since=$(date +%s)
 journal_tail() { echo "--- journal of ${o.unit} since the restart:" >&2; ${priv(o.sudo, sh`journalctl -u ${o.unit} --since "@$since" -n 20 --no-pager -o cat`)} >&2 || true; }
-${priv(o.sudo, sh`systemctl ${o.reload ? "reload-or-restart" : "restart"} ${o.unit}`)} || { journal_tail; echo "systemctl restart ${o.unit} failed" >&2; exit 1; }
+${o.reload === "if-unchanged" ? sh`action=restart; [ "\${slipway_unit_changed:-1}" = 0 ] && action=reload-or-restart` : sh`action=${o.reload ? "reload-or-restart" : "restart"}`}
+${priv(o.sudo, sh`systemctl "$action" ${o.unit}`)} || { journal_tail; echo "systemctl $action ${o.unit} failed" >&2; exit 1; }
 deadline=$((SECONDS + ${o.startTimeoutSec}))
 while :; do
   state=$(${show("ActiveState")})

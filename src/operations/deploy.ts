@@ -13,6 +13,7 @@ import { groupName, installProgramsScript, renderPrograms, restartGroupAndWaitSc
 import { installLogrotateScript, logrotateText, removeCronScript, renderUnit, restartAndWaitScript, STAGED, unitName, verifyAndInstallUnitScript } from "../commands/systemd.js";
 import type { Service } from "../config/schema.js";
 import type { Remote } from "../remote/connection.js";
+import { RemoteCommandError } from "../remote/errors.js";
 import type { Log } from "../report/log.js";
 
 type SystemdService = Extract<Service, { kind: "systemd" }>;
@@ -22,10 +23,12 @@ type SupervisorService = Extract<Service, { kind: "supervisor" }>;
 export interface ServiceDriver {
   /** "web.service", "supervisor group trading" */
   label: string;
+  /** the config file the driver stages (its hash goes into the ledger) */
+  configFile: string;
   /** write the service config into the staged dir, verify it, install it if changed (prints slipway:unit changed|unchanged) */
   stage(staged: string): Shell;
-  /** restart (or reload) and wait until stable */
-  activate(unitChanged: boolean): Shell;
+  /** restart (or reload) and wait until stable; runs in the same script as stage() */
+  activate(): Shell;
   /** put the previous release's config back (from its staged dir) and restart it */
   restore(previousStaged: string): Shell;
   /** no previous release to return to: stop the failed one */
@@ -43,6 +46,8 @@ export interface DeployRequest {
   /** the release's environment, secrets resolved (written 0600 for the service user) */
   env: Record<string, string>;
   owner: Omit<LockOwner, "host">;
+  /** recorded in the ledger: the backup and migration head this release was deployed with */
+  notes?: { backupId?: string; migrationHead?: string };
   keep: number;
   lockWaitMs: number;
   sudo: boolean;
@@ -120,6 +125,8 @@ export async function deployHost(remote: Remote, req: DeployRequest): Promise<Ho
   };
   const previous = await timed("lock", () => lock(remote, p, req));
   let switched = false;
+  let deployed = false;
+  let unlocked = false;
   try {
     // 1. the release files
     const artifact = await timed("upload", () => uploadRelease(remote, req.source, p));
@@ -135,11 +142,18 @@ ${withHeredoc(sh`cat > ${`${staged}/env`}`, envFileText(req.env))}
 )${owner ? sh`\n${priv(req.sudo, sh`chown ${owner} ${`${staged}/env`}`)}` : new Shell("")}` : new Shell(":")}
 ${logrotate ? withHeredoc(sh`cat > ${`${staged}/logrotate`}`, logrotate) : new Shell(":")}
 ${d.stage(staged)}`;
-    const st = await timed("verify+install config", () => remote.run(stage, { step: `stage ${d.label}`, quiet: true }));
+    // 3. in the same script: switch and restart. The marker says whether the switch happened, so a
+    // failure before it leaves everything as it was and a failure after it restores the previous release
+    const go = sh`${stage}
+echo "slipway:config-sha $(sha256sum ${`${staged}/${d.configFile}`} | cut -d' ' -f1)"
+echo slipway:switching
+${switchCurrentScript(p, req.releaseId)}
+${d.activate()}`;
+    const st = await timed("stage+switch+restart", () => remote.run(go, { step: `deploy ${d.label}`, quiet: true, check: false }));
+    switched = marks(st.stdout, "switching").length > 0;
+    if (st.code !== 0) throw new RemoteCommandError(remote.name, `deploy ${d.label}`, st.code, st.tail, `failed with exit code ${st.code}`);
     const unitChanged = marks(st.stdout, "unit").includes("changed");
-    // 3. switch and restart; from here a failure restores the previous release
-    switched = true;
-    await timed("switch+restart+stable", () => remote.run(sh`${switchCurrentScript(p, req.releaseId)}\n${d.activate(unitChanged)}`, { step: `restart ${d.label}`, quiet: true }));
+    const configSha256 = marks(st.stdout, "config-sha")[0];
     // 4. after success: cron hand-over (seed 000), logrotate, prune
     const cron = s.kind === "systemd" ? s["replaces-cron"] : undefined;
     const after = sh`${cron ? removeCronScript({ ...cron, sudo: req.sudo }) : new Shell(":")}
@@ -148,17 +162,22 @@ ${pruneReleasesScript(p, req.keep, previous)}`;
     const fin = await timed("finish", () => remote.run(after, { step: "finish", quiet: true }));
     const cronRemoved = marks(fin.stdout, "cron-removed").map((b) => Buffer.from(b, "base64").toString("utf8"));
     for (const c of cronRemoved) req.log.info(`[${remote.name}] removed crontab line of ${cron!.user}: ${c}`);
-    await recordLedger(remote, p, req, { outcome: "success", previous, unit: d.label, unitChanged, artifactSha256: artifact, cronRemoved });
+    deployed = true; // from here on the new release stays, whatever happens to the bookkeeping
+    await recordLedger(remote, p, req, { outcome: "success", previous, unit: d.label, unitChanged, configSha256, artifactSha256: artifact, cronRemoved, ...req.notes }, true);
+    unlocked = true;
     return { host: remote.name, releaseId: req.releaseId, previous, changed: true, unitChanged, artifactSha256: artifact, steps, execs: remote.execCount };
   } catch (e) {
     const reason = (e as Error).message;
     let restored = false;
-    if (switched)
+    if (switched && !deployed)
       restored = await restorePrevious(remote, p, req, previous).catch((r: Error) => {
         req.log.error(`[${remote.name}] restoring ${previous ?? "the previous release"} failed too: ${r.message}`);
         return false;
       });
-    await recordLedger(remote, p, req, { outcome: "failed", previous, unit: d.label, error: reason.slice(0, 2000), restored }).catch(() => undefined);
+    unlocked = await recordLedger(remote, p, req, { outcome: "failed", previous, unit: d.label, error: reason.slice(0, 2000), restored }, true).then(
+      () => true,
+      () => false,
+    );
     const state = !switched
       ? `nothing was switched: ${previous ? `release ${previous} is still live` : "no release was live before"}`
       : restored
@@ -168,7 +187,7 @@ ${pruneReleasesScript(p, req.keep, previous)}`;
           : "there was no previous release to restore";
     throw new DeployError(remote.name, `${reason}\n[${remote.name}] deploy of ${req.releaseId} failed; ${state}.`, restored, steps);
   } finally {
-    await remote.run(releaseLockScript(p, req.owner.run), { step: "unlock", quiet: true, check: false }).catch(() => undefined);
+    if (!unlocked) await remote.run(releaseLockScript(p, req.owner.run), { step: "unlock", quiet: true, check: false }).catch(() => undefined);
   }
 }
 
@@ -177,10 +196,11 @@ export function systemdDriver(name: string, s: SystemdService, p: ReleasePaths, 
   const installed = `/etc/systemd/system/${unit}`;
   return {
     label: unit,
+    configFile: unit,
     stage: (staged) =>
       sh`${s["unit-file"] ? sh`cp ${`${p.release}/${s["unit-file"]}`} ${`${staged}/${unit}`}` : withHeredoc(sh`cat > ${`${staged}/${unit}`}`, renderUnit(name, s, p, o.hasEnv))}
 ${verifyAndInstallUnitScript({ unit, staged: `${staged}/${unit}`, sudo })}`,
-    activate: (changed) => restartAndWaitScript({ unit, sudo, reload: s["on-change"] === "reload" && !changed, startTimeoutSec: o.startTimeoutSec, windowSec: o.stabilizeSec }),
+    activate: () => restartAndWaitScript({ unit, sudo, reload: s["on-change"] === "reload" ? "if-unchanged" : false, startTimeoutSec: o.startTimeoutSec, windowSec: o.stabilizeSec }),
     restore: (prevStaged) => sh`if [ -f ${`${prevStaged}/${unit}`} ] && ! cmp -s ${`${prevStaged}/${unit}`} ${installed}; then
   ${priv(sudo, sh`install -m 0644 ${`${prevStaged}/${unit}`} ${installed}`)}
   ${priv(sudo, sh`systemctl daemon-reload`)}
@@ -198,6 +218,7 @@ export function supervisorDriver(name: string, s: SupervisorService, p: ReleaseP
   const wait = (windowSec: number) => restartGroupAndWaitScript({ s, group, sudo, startTimeoutSec: o.startTimeoutSec, windowSec });
   return {
     label: `supervisor group ${group}`,
+    configFile: file,
     stage: (staged) => sh`(umask 077
 ${withHeredoc(sh`cat > ${`${staged}/${file}`}`, renderPrograms(name, s, p, env))}
 )
@@ -233,7 +254,8 @@ async function restorePrevious(remote: Remote, p: ReleasePaths, req: DeployReque
   return true;
 }
 
-async function recordLedger(remote: Remote, p: ReleasePaths, req: DeployRequest, extra: Record<string, unknown>): Promise<void> {
+/** Append the ledger line; with unlock, release the deploy lock in the same exec. */
+async function recordLedger(remote: Remote, p: ReleasePaths, req: DeployRequest, extra: Record<string, unknown>, unlock = false): Promise<void> {
   const entry = {
     time: new Date().toISOString(),
     host: remote.name,
@@ -244,7 +266,7 @@ async function recordLedger(remote: Remote, p: ReleasePaths, req: DeployRequest,
     run: req.owner.run,
     ...extra,
   };
-  await remote.run(appendLedgerScript(p, entry), { step: "ledger", quiet: true });
+  await remote.run(sh`${appendLedgerScript(p, entry)}${unlock ? sh`\n${releaseLockScript(p, req.owner.run)}` : sh``}`, { step: "ledger", quiet: true });
 }
 
 export interface HostStatus {

@@ -113,6 +113,9 @@ export class Remote {
       throw new RemoteError(target.name, "connect", `cannot connect to host ${target.name} (${target.user}@${target.address}:${target.port}${via}): ${(err as Error).message}`);
     }
     const remote = new Remote(target, ssh, log, jump);
+    // no Nagle: a script's small writes (channel open, exec, stdin, EOF) must not each wait for
+    // the previous packet's ACK, which costs a round trip apiece on a WAN link
+    ssh.connection?.setNoDelay(true);
     // a keepalive timeout or reset ends the connection; running commands then fail with "connection lost"
     ssh.connection?.on("error", () => undefined);
     return remote;

@@ -42,7 +42,7 @@ function environment(file: string, web: Record<string, unknown>) {
 }
 
 const deploy = (rel: string, o: { env?: string; sha?: string; extraEnv?: Record<string, string> } = {}) =>
-  runAction("deploy-systemd", { environment: o.env ?? "lab", hosts: "", "dry-run": "false", service: "", release: rel, sha: o.sha ?? "1111111aaaa", "lock-wait": "0" }, { cwd: ws, env: { WEB_TOKEN: "s3cret-token-value", GITHUB_RUN_ID: "77", GITHUB_REPOSITORY: "acme/web", GITHUB_ACTOR: "alice", ...o.extraEnv } });
+  runAction("deploy-systemd", { environment: o.env ?? "lab", hosts: "", "dry-run": "false", service: "", release: rel, sha: o.sha ?? "1111111aaaa", "lock-wait": "0", "backup-id": "webdb-20261123T100000000Z-r77-abcd", "migration-head": "007" }, { cwd: ws, env: { WEB_TOKEN: "s3cret-token-value", GITHUB_RUN_ID: "77", GITHUB_REPOSITORY: "acme/web", GITHUB_ACTOR: "alice", ...o.extraEnv } });
 const get = async (hostName: string) => (await on(hostName, "deploy", `curl -fsS -m 3 http://127.0.0.1:${PORT}/ || echo DOWN`)).stdout;
 const ledger = async (hostName = "droplet-1") => (await on(hostName, "deploy", "cat /srv/web/_slipway/ledger.jsonl")).stdout.split("\n").map((l) => JSON.parse(l));
 
@@ -58,14 +58,19 @@ describe("deploy-systemd", () => {
     const r = deploy(release("v1", app("v1")));
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(r.outputs["release-id"]).toMatch(/^\d{8}T\d{6}Z-1111111$/);
-    expect(JSON.parse(r.outputs.hosts!)).toEqual({ "droplet-1": { release: r.outputs["release-id"], outcome: "success" } });
+    expect(JSON.parse(r.outputs.hosts!)).toEqual({ "droplet-1": { release: r.outputs["release-id"], outcome: "success", execs: expect.any(Number) } });
+    expect(JSON.parse(r.outputs.hosts!)["droplet-1"].execs).toBeLessThanOrEqual(8); // lock, upload, stage, switch, finish, ledger, unlock
     expect(await get("droplet-1")).toBe("v1 token=18");
     const facts = await on("droplet-1", "deploy", "readlink /srv/web/current; systemctl is-enabled web.service; stat -c '%a %U' /srv/web/current/_slipway/env; readlink /srv/web/current/logs");
     expect(facts.stdout.split("\n")).toEqual([`releases/${r.outputs["release-id"]}`, "enabled", "600 deploy", "/srv/web/shared/logs"]);
     expect(r.stdout).toContain("::add-mask::s3cret-token-value"); // masked before use
     expect(r.stdout.split("\n").filter((l) => !l.startsWith("::add-mask::")).join("\n")).not.toContain("s3cret-token-value");
     expect(r.summary).toContain("| droplet-1 | ✅ deployed |");
-    expect((await ledger()).at(-1)).toMatchObject({ outcome: "success", release: r.outputs["release-id"], sha: "1111111aaaa", actor: "alice", run: "https://github.com/acme/web/actions/runs/77 (alice)" });
+    const unitSha = (await on("droplet-1", "deploy", "sha256sum /etc/systemd/system/web.service | cut -d' ' -f1")).stdout;
+    expect((await ledger()).at(-1)).toMatchObject({
+      outcome: "success", release: r.outputs["release-id"], sha: "1111111aaaa", actor: "alice", run: "https://github.com/acme/web/actions/runs/77 (alice)",
+      configSha256: unitSha, artifactSha256: expect.stringMatching(/^[0-9a-f]{64}$/), backupId: "webdb-20261123T100000000Z-r77-abcd", migrationHead: "007",
+    });
   });
 
   it("redeploy: a new release goes live, the previous one stays on disk", async () => {
