@@ -12,9 +12,9 @@ import type { ActionContext } from "./run-action.js";
 
 type ReleaseService = Extract<Service, { kind: "systemd" | "supervisor" }>;
 
-/** Release ids sort by time: 20261123T114501Z-1a2b3c4 */
+/** Release ids sort by time: 20261123T114501123Z-1a2b3c4 (milliseconds: quick reruns never collide) */
 export function releaseId(sha: string, now = new Date()): string {
-  const stamp = now.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+  const stamp = now.toISOString().replace(/[-:.]/g, "");
   const short = (sha.match(/^[0-9a-f]{7,40}$/i) ? sha.slice(0, 7) : "manual").toLowerCase();
   return `${stamp}-${short}`;
 }

@@ -91,22 +91,16 @@ operation("migrate", "apply-migrations", migrateBody, "apply pending migrations 
   ["--runner-dir <dir>", "where runner-side backups are", "backups"],
 ]);
 
-operation("deploy", "deploy-systemd", deploySystemdBody, "deploy systemd services (see deploy-systemd)", [
+const releaseOptions: [string, string, string?][] = [
   ["--service <name>", "only this service"],
   ["--release <path>", "directory or .tar.gz to deploy (default: the service's release:)"],
   ["--sha <sha>", "git commit being deployed", "manual"],
   ["--lock-wait <duration>", "wait this long for another deploy's lock", "0"],
   ["--backup-id <id>", "recorded in the ledger"],
   ["--migration-head <version>", "recorded in the ledger"],
-]);
-operation("deploy-supervisor", "deploy-supervisor", deploySupervisorBody, "deploy supervisor programs (see deploy-supervisor)", [
-  ["--service <name>", "only this service"],
-  ["--release <path>", "directory or .tar.gz to deploy (default: the service's release:)"],
-  ["--sha <sha>", "git commit being deployed", "manual"],
-  ["--lock-wait <duration>", "wait this long for another deploy's lock", "0"],
-  ["--backup-id <id>", "recorded in the ledger"],
-  ["--migration-head <version>", "recorded in the ledger"],
-]);
+];
+operation("deploy", "deploy-systemd", deploySystemdBody, "deploy systemd services (see deploy-systemd)", releaseOptions);
+operation("deploy-supervisor", "deploy-supervisor", deploySupervisorBody, "deploy supervisor programs (see deploy-supervisor)", releaseOptions);
 
 /** Every (service, host, deploy-to) of the release-based services, optionally narrowed. */
 function releaseTargets(ref: string, opts: { service?: string; host?: string }) {

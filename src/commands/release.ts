@@ -64,6 +64,7 @@ if ! mkdir ${p.lock} 2>/dev/null; then
   fi
 fi
 printf '%s\\n' ${owner} > ${`${p.lock}/owner.json`}
+if [ -e ${p.release} ]; then rm -rf ${p.lock}; echo "release directory ${p.release} already exists; refusing to overwrite it" >&2; exit 1; fi
 echo "slipway:current $(basename "$(readlink ${p.current} 2>/dev/null || true)")"`;
 }
 

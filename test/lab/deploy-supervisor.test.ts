@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parse, stringify } from "yaml";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runAction } from "../harness/runner.js";
 import { lab, on } from "./helpers.js";
 
@@ -55,8 +55,11 @@ beforeAll(async () => {
   ws = mkdtempSync(path.join(os.tmpdir(), "slipway-lab-supervisor-"));
   mkdirSync(path.join(ws, "environments"));
   environment(programs);
-  await on("droplet-2", "deploy", "sudo -n supervisorctl stop 'trading:*' 2>/dev/null; sudo -n rm -f /etc/supervisor/conf.d/trading.conf; sudo -n supervisorctl update >/dev/null 2>&1; sudo -n rm -rf /srv/trading; true");
+  await cleanup();
 });
+// leave the host as a fresh droplet: other test files expect an empty /srv
+const cleanup = () => on("droplet-2", "root", "supervisorctl stop 'trading:*' 2>/dev/null; rm -f /etc/supervisor/conf.d/trading.conf; supervisorctl update >/dev/null 2>&1; rm -rf /srv/trading; true");
+afterAll(cleanup);
 
 describe("deploy-supervisor", () => {
   it("first deploy: the group's programs run from current with their environment and the secret", async () => {

@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parse, stringify } from "yaml";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawnSync } from "node:child_process";
 import { ROOT, runAction } from "../harness/runner.js";
 import { lab, on } from "./helpers.js";
@@ -50,14 +50,21 @@ beforeAll(async () => {
   ws = mkdtempSync(path.join(os.tmpdir(), "slipway-lab-deploy-"));
   mkdirSync(path.join(ws, "environments"));
   environment("lab.yml", {});
-  for (const h of ["droplet-1", "droplet-2"]) await on(h, "deploy", "sudo -n systemctl stop web.service 2>/dev/null; sudo -n rm -rf /srv/web; true");
+  await cleanup();
 });
+
+// leave the hosts as a fresh droplet: other test files expect an empty /srv
+const cleanup = async () => {
+  for (const h of ["droplet-1", "droplet-2"])
+    await on(h, "root", "systemctl disable --now web.service 2>/dev/null; rm -f /etc/systemd/system/web.service /etc/logrotate.d/slipway-web; systemctl daemon-reload; rm -rf /srv/web; crontab -u deploy -r 2>/dev/null; true");
+};
+afterAll(cleanup);
 
 describe("deploy-systemd", () => {
   it("first deploy: release dir, unit installed and enabled, env file 0600 with the secret, running", async () => {
     const r = deploy(release("v1", app("v1")));
     expect(r.code, r.stdout + r.stderr).toBe(0);
-    expect(r.outputs["release-id"]).toMatch(/^\d{8}T\d{6}Z-1111111$/);
+    expect(r.outputs["release-id"]).toMatch(/^\d{8}T\d{9}Z-1111111$/);
     expect(JSON.parse(r.outputs.hosts!)).toEqual({ "droplet-1": { release: r.outputs["release-id"], outcome: "success", execs: expect.any(Number) } });
     expect(JSON.parse(r.outputs.hosts!)["droplet-1"].execs).toBeLessThanOrEqual(8); // lock, upload, stage, switch, finish, ledger, unlock
     expect(await get("droplet-1")).toBe("v1 token=18");
