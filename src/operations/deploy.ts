@@ -10,7 +10,7 @@ import {
   releaseLockScript, releasePaths, switchCurrentScript, type LockOwner, type ReleasePaths,
 } from "../commands/release.js";
 import { groupName, installProgramsScript, renderPrograms, restartGroupAndWaitScript, supervisorctl } from "../commands/supervisor.js";
-import { installLogrotateScript, logrotateText, removeCronScript, renderUnit, restartAndWaitScript, STAGED, unitName, verifyAndInstallUnitScript } from "../commands/systemd.js";
+import { installLogrotateScript, logrotateText, removeCronScript, renderTimer, renderUnit, restartAndWaitScript, STAGED, timerName, unitName, verifyAndInstallUnitScript } from "../commands/systemd.js";
 import type { Service } from "../config/schema.js";
 import type { Remote } from "../remote/connection.js";
 import { RemoteCommandError } from "../remote/errors.js";
@@ -193,21 +193,29 @@ ${pruneReleasesScript(p, req.keep, previous)}`;
 
 export function systemdDriver(name: string, s: SystemdService, p: ReleasePaths, sudo: boolean, o: { hasEnv: boolean; startTimeoutSec: number; stabilizeSec: number }): ServiceDriver {
   const unit = unitName(name, s);
-  const installed = `/etc/systemd/system/${unit}`;
+  const timerText = renderTimer(name, s);
+  // a timer-driven job: the timer is what is enabled, (re)started and watched
+  const timer = timerText ? timerName(name, s) : undefined;
+  const active = timer ?? unit;
+  const install = (staged: string, file: string, enable: boolean) => verifyAndInstallUnitScript({ unit: file, staged: `${staged}/${file}`, sudo, enable });
+  const reinstall = (prevStaged: string, file: string) => sh`if [ -f ${`${prevStaged}/${file}`} ] && ! cmp -s ${`${prevStaged}/${file}`} ${`/etc/systemd/system/${file}`}; then
+  ${priv(sudo, sh`install -m 0644 ${`${prevStaged}/${file}`} ${`/etc/systemd/system/${file}`}`)}
+  ${priv(sudo, sh`systemctl daemon-reload`)}
+fi`;
   return {
-    label: unit,
+    label: active,
     configFile: unit,
     stage: (staged) =>
       sh`${s["unit-file"] ? sh`cp ${`${p.release}/${s["unit-file"]}`} ${`${staged}/${unit}`}` : withHeredoc(sh`cat > ${`${staged}/${unit}`}`, renderUnit(name, s, p, o.hasEnv))}
-${verifyAndInstallUnitScript({ unit, staged: `${staged}/${unit}`, sudo })}`,
-    activate: () => restartAndWaitScript({ unit, sudo, reload: s["on-change"] === "reload" ? "if-unchanged" : false, startTimeoutSec: o.startTimeoutSec, windowSec: o.stabilizeSec }),
-    restore: (prevStaged) => sh`if [ -f ${`${prevStaged}/${unit}`} ] && ! cmp -s ${`${prevStaged}/${unit}`} ${installed}; then
-  ${priv(sudo, sh`install -m 0644 ${`${prevStaged}/${unit}`} ${installed}`)}
-  ${priv(sudo, sh`systemctl daemon-reload`)}
-fi
-${priv(sudo, sh`systemctl reset-failed ${unit}`)} || true
-${restartAndWaitScript({ unit, sudo, reload: false, startTimeoutSec: o.startTimeoutSec, windowSec: Math.min(o.stabilizeSec, 5) })}`,
-    stop: () => priv(sudo, sh`systemctl stop ${unit}`),
+${timerText ? withHeredoc(sh`cat > ${`${staged}/${timer}`}`, timerText) : sh`:`}
+${install(staged, unit, !timer)}
+${timer ? install(staged, timer, true) : sh`:`}`,
+    activate: () => restartAndWaitScript({ unit: active, sudo, reload: !timer && s["on-change"] === "reload" ? "if-unchanged" : false, startTimeoutSec: o.startTimeoutSec, windowSec: o.stabilizeSec }),
+    restore: (prevStaged) => sh`${reinstall(prevStaged, unit)}
+${timer ? reinstall(prevStaged, timer) : sh`:`}
+${priv(sudo, sh`systemctl reset-failed ${active}`)} || true
+${restartAndWaitScript({ unit: active, sudo, reload: false, startTimeoutSec: o.startTimeoutSec, windowSec: Math.min(o.stabilizeSec, 5) })}`,
+    stop: () => priv(sudo, sh`systemctl stop ${active}`),
   };
 }
 

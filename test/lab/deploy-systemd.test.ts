@@ -56,7 +56,7 @@ beforeAll(async () => {
 // leave the hosts as a fresh droplet: other test files expect an empty /srv
 const cleanup = async () => {
   for (const h of ["droplet-1", "droplet-2"])
-    await on(h, "root", "systemctl disable --now web.service 2>/dev/null; rm -f /etc/systemd/system/web.service /etc/logrotate.d/slipway-web; systemctl daemon-reload; rm -rf /srv/web; crontab -u deploy -r 2>/dev/null; true");
+    await on(h, "root", "systemctl disable --now web.service 2>/dev/null; rm -f /etc/systemd/system/web.service /etc/logrotate.d/slipway-web; systemctl daemon-reload; systemctl reset-failed; rm -rf /srv/web; crontab -u deploy -r 2>/dev/null; true");
 };
 afterAll(cleanup);
 
@@ -177,5 +177,25 @@ describe("deploy-systemd", () => {
     expect(cli(["lock", "status", "lab"]).stdout).toContain('droplet-1  web  locked by {"run":"run 123 (dave)"}');
     expect(cli(["lock", "release", "lab", "--host", "droplet-1"]).stdout).toContain('droplet-1  web  released the lock held by {"run":"run 123 (dave)"}');
     expect(cli(["lock", "status", "lab"]).stdout).toContain("droplet-1  web  free");
+  });
+
+  it("a timer-driven job: the .timer is verified, installed, enabled and started; the job runs on schedule", async () => {
+    const env = parse(readFileSync(path.join(ws, "environments", "lab.yml"), "utf8"));
+    env.services = {
+      job: { kind: "systemd", hosts: ["droplet-2"], "deploy-to": "/srv/job", user: "deploy", exec: "/usr/bin/python3 job.py", shared: ["out"], timer: { "on-calendar": "*:*:0/2" } },
+    };
+    writeFileSync(path.join(ws, "environments", "lab-job.yml"), stringify(env));
+    const dir = path.join(ws, "build", "job");
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, "job.py"), 'import time\nopen("out/ticks", "a").write(f"{time.time()}\\n")\n');
+    const r = deploy("build/job", { env: "lab-job", sha: "9999999aaaa" });
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const facts = await on("droplet-2", "deploy", "systemctl is-enabled job.timer; systemctl is-active job.timer; systemctl is-enabled job.service || true");
+    expect(facts.stdout.split("\n")).toEqual(["enabled", "active", "static"]);
+    await new Promise((res) => setTimeout(res, 5000));
+    const ticks = await on("droplet-2", "deploy", "wc -l < /srv/job/shared/out/ticks");
+    expect(Number(ticks.stdout)).toBeGreaterThanOrEqual(1);
+    const failed = await on("droplet-2", "root", "systemctl disable --now job.timer; while systemctl -q is-active job.service; do sleep 0.1; done; systemctl --failed --no-legend --plain | cut -d' ' -f1; journalctl -u job.service --no-pager -o cat | tail -n 8 >&2; rm -f /etc/systemd/system/job.timer /etc/systemd/system/job.service; systemctl daemon-reload; systemctl reset-failed; rm -rf /srv/job");
+    expect(failed.stdout, failed.stderr).toBe(""); // the job's runs all succeeded
   });
 });
