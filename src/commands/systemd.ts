@@ -23,6 +23,8 @@ export function renderUnit(name: string, s: SystemdService, p: ReleasePaths, has
   if (s.wants.length) lines.push(`Wants=${s.wants.join(" ")}`);
   if (s.requires.length) lines.push(`Requires=${s.requires.join(" ")}`);
   if (s.restart?.interval !== undefined) lines.push(`StartLimitIntervalSec=${secs(s.restart.interval)}`);
+  // a frequent timer would otherwise hit the default start limit (5 starts in 10 s) and fail the job
+  else if (s.timer) lines.push("StartLimitIntervalSec=0");
   if (s.restart?.burst !== undefined) lines.push(`StartLimitBurst=${s.restart.burst}`);
   // a timer-driven service is a job: oneshot, started by its timer, not at boot
   lines.push("", "[Service]", `Type=${s.timer ? "oneshot" : "simple"}`);
