@@ -91,14 +91,17 @@ function connArgs(loc: PgLocation): Shell {
   return sh`${loc.host ? sh`-h ${loc.host}` : new Shell("")} ${loc.port ? sh`-p ${loc.port}` : new Shell("")} -U ${loc.user}`;
 }
 
-/** SQLite online backup (the backup API: consistent while the application writes), checked. */
+/**
+ * SQLite online backup (the backup API: consistent while the application writes), checked. The
+ * busy timeout lets it wait out a writer's lock instead of failing with "database is locked".
+ */
 export function sqliteBackupScript(s: { sqlite3: string; db: string; dir: string; id: string; sudo: boolean; tables: string[] }): Shell {
   const counts = s.tables.map((t) => sh`echo ${COUNT_MARK} ${t} "$(${s.sqlite3} "$tmp" ${`SELECT count(*) FROM "${t.replace(/"/g, '""')}";`})"`);
   return sh`${s.sudo ? sh`sudo -n install -d -m 0750 -o "$(id -un)" ${s.dir}` : sh`mkdir -p ${s.dir}`}
 test -f ${s.db} || { echo "SQLite database ${s.db} does not exist" >&2; exit 1; }
 tmp=${s.dir}/.${s.id}.partial
 trap 'rm -f "$tmp"' EXIT
-(umask 077; ${s.sqlite3} ${s.db} ${`.backup '${s.dir}/.${s.id}.partial'`})
+(umask 077; ${s.sqlite3} ${s.db} ${".timeout 30000"} ${`.backup '${s.dir}/.${s.id}.partial'`})
 check=$(${s.sqlite3} "$tmp" 'PRAGMA integrity_check;')
 [ "$check" = ok ] || { echo "integrity_check of the backup failed: $check" >&2; exit 1; }
 ${counts.length ? counts.reduce((a, b) => sh`${a}\n${b}`) : new Shell(":")}

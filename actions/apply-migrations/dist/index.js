@@ -14,7 +14,7 @@ echo ${p} | ${n}`}function connArgs(e){return sh`${e.host?sh`-h ${e.host}`:new S
 test -f ${e.db} || { echo "SQLite database ${e.db} does not exist" >&2; exit 1; }
 tmp=${e.dir}/.${e.id}.partial
 trap 'rm -f "$tmp"' EXIT
-(umask 077; ${e.sqlite3} ${e.db} ${`.backup '${e.dir}/.${e.id}.partial'`})
+(umask 077; ${e.sqlite3} ${e.db} ${".timeout 30000"} ${`.backup '${e.dir}/.${e.id}.partial'`})
 check=$(${e.sqlite3} "$tmp" 'PRAGMA integrity_check;')
 [ "$check" = ok ] || { echo "integrity_check of the backup failed: $check" >&2; exit 1; }
 ${t.length?t.reduce((e,t)=>sh`${e}\n${t}`):new Shell(":")}
