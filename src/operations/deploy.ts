@@ -6,7 +6,7 @@ import { existsSync, statSync } from "node:fs";
 import { withHeredoc } from "../commands/postgres.js";
 import { sh, Shell } from "../commands/quote.js";
 import {
-  appendLedgerScript, envFileText, LOCK_HELD_EXIT, linkSharedScript, prepareAndLockScript, priv, pruneReleasesScript,
+  appendLedgerScript, envFileText, LOCK_HELD_EXIT, linkSharedScript, prepareAndLockScript, priv, pruneReleasesScript, readLedgerScript,
   releaseLockScript, releasePaths, switchCurrentScript, type LockOwner, type ReleasePaths,
 } from "../commands/release.js";
 import { groupName, installProgramsScript, renderPrograms, restartGroupAndWaitScript, supervisorctl } from "../commands/supervisor.js";
@@ -291,7 +291,7 @@ export async function releaseStatus(remote: Remote, service: string, deployTo: s
   const r = await remote.run(
     sh`echo "slipway:current $(basename "$(readlink ${p.current} 2>/dev/null || true)")"
 echo "slipway:lock $(cat ${`${p.lock}/owner.json`} 2>/dev/null || true)"
-tail -n ${lines} ${p.ledger} 2>/dev/null || true`,
+${readLedgerScript(p, lines)}`,
     { step: "status", quiet: true },
   );
   const history = r.stdout
