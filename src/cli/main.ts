@@ -3,7 +3,7 @@ import "../remote/esm-shim.js"; // first: ssh2 needs __dirname while loading
 import { Command, InvalidArgumentError } from "commander";
 import { ConfigError, formatProblem, loadEnvironment } from "../config/load.js";
 import { backupBody, migrateBody } from "../actions/database.js";
-import { deploySupervisorBody, deploySystemdBody } from "../actions/deploy.js";
+import { deployComposeBody, deploySupervisorBody, deploySystemdBody } from "../actions/deploy.js";
 import { forceReleaseLock, releaseStatus } from "../operations/deploy.js";
 import { RemotePool } from "../remote/pool.js";
 import { runWithContext, type ActionBody } from "../actions/run-action.js";
@@ -12,6 +12,8 @@ import { Secrets } from "../config/secrets.js";
 import { formatPlan } from "../operations/plan.js";
 import { terminalLog } from "../report/log.js";
 import { hostFingerprints } from "../remote/fingerprint.js";
+import { driftReport, type DriftTarget } from "./drift.js";
+import { registerGithub } from "./github.js";
 
 const program = new Command("slipway")
   .description("GitOps deploys over SSH: back up, migrate, deploy, verify and roll back from environment files.")
@@ -101,6 +103,7 @@ const releaseOptions: [string, string, string?][] = [
 ];
 operation("deploy", "deploy-systemd", deploySystemdBody, "deploy systemd services (see deploy-systemd)", releaseOptions);
 operation("deploy-supervisor", "deploy-supervisor", deploySupervisorBody, "deploy supervisor programs (see deploy-supervisor)", releaseOptions);
+operation("deploy-compose", "deploy-compose", deployComposeBody, "deploy docker compose stacks (see deploy-compose)", [...releaseOptions, ["--migrate <bool>", "apply migrations of the stack's database service", "true"]]);
 
 /** Every (service, host, deploy-to) of the release-based services, optionally narrowed. */
 function releaseTargets(ref: string, opts: { service?: string; host?: string }) {
@@ -124,6 +127,9 @@ program
       for (const t of targets) {
         const st = await releaseStatus(await pool.get(t.host), t.name, t.deployTo, Number(opts.lines));
         console.log(`${t.host}  ${t.name}  live: ${st.current ?? "nothing deployed"}${st.lock ? `  LOCKED by ${st.lock}` : ""}`);
+        // compose: the image id each service of the live release runs (pinned at deploy time)
+        const digests = [...st.history].reverse().find((e) => e.release === st.current && e.digests)?.digests as Record<string, string> | undefined;
+        if (digests) console.log(`    images: ${Object.entries(digests).map(([svc, id]) => `${svc}=${id.slice(0, 19)}`).join("  ")}`);
         for (const e of [...st.history].reverse()) console.log(`    ${e.time}  ${e.outcome}  ${e.release}  sha ${e.sha}  by ${e.actor}${e.restored ? "  (previous restored)" : ""}`);
       }
     } finally {
@@ -156,6 +162,28 @@ program
       await pool.closeAll();
     }
   });
+
+program
+  .command("drift")
+  .description("compare what is live on each host with the desired release; exit 1 with a diff when they differ or a host has nothing live")
+  .argument("<env>", "environment name or path")
+  .option("--sha <sha>", "the commit that should be live (full or short); without it: every host runs a recorded release and the hosts of a service agree")
+  .option("--service <name>", "only this service")
+  .action(async (ref: string, opts: { sha?: string; service?: string }) => {
+    const { loaded, targets, pool } = releaseTargets(ref, opts);
+    try {
+      const statuses: DriftTarget[] = await Promise.all(
+        targets.map(async (t) => ({ service: t.name, host: t.host, status: await pool.get(t.host).then((r) => releaseStatus(r, t.name, t.deployTo, 50)).catch((e: Error) => e) })),
+      );
+      const { text, problems } = driftReport(loaded.name, statuses, opts.sha || undefined);
+      console.log(text);
+      if (problems) process.exitCode = 1;
+    } finally {
+      await pool.closeAll();
+    }
+  });
+
+registerGithub(program);
 
 program.parseAsync(process.argv).catch((e: Error) => {
   if (e instanceof ConfigError) for (const p of e.problems) console.error(formatProblem(p));

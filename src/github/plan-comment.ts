@@ -1,0 +1,58 @@
+// The pull-request comment of plan.yml, one per environment: the plan (what slipway does on which
+// host) and which of the pull request's changed files concern this environment. Pure: the changed
+// files come from `git diff --name-status`; nothing here needs a host or a secret.
+import type { LoadedEnvironment } from "../config/load.js";
+import { formatPlan } from "../operations/plan.js";
+import { mdTable } from "../report/summary.js";
+
+export const planMarker = (environment: string) => `<!-- slipway-plan:${environment} -->`;
+
+export interface ChangedFile {
+  status: string;
+  path: string;
+}
+
+/** `git diff --name-status` lines: "M\tpath", "A\tpath", "R100\told\tnew" (the new path counts). */
+export function parseNameStatus(text: string): ChangedFile[] {
+  return text
+    .split("\n")
+    .map((l) => l.split("\t"))
+    .filter((f) => f.length >= 2 && f[0])
+    .map((f) => ({ status: f[0]!.charAt(0), path: f[f.length - 1]! }));
+}
+
+const under = (dir: string, file: string) => dir !== "." && (file === dir || file.startsWith(`${dir.replace(/\/+$/, "")}/`));
+const statusWord: Record<string, string> = { A: "new", M: "changed", D: "deleted", R: "renamed", C: "copied" };
+
+/** What each changed file means for this environment: [what, files] rows. */
+export function relevantChanges(loaded: LoadedEnvironment, changed: ChangedFile[]): [string, string[]][] {
+  const rows: [string, (f: string) => boolean][] = [
+    ["environment file", (f) => f === loaded.file],
+    ["deploy workflows", (f) => /^\.github\/workflows\/(deploy|rollback)\.ya?ml$/.test(f)],
+  ];
+  for (const [name, d] of Object.entries(loaded.env.databases)) if (d.migrations) rows.push([`migrations of ${name} (${d.migrations.dir})`, (f) => under(d.migrations!.dir, f)]);
+  for (const [name, s] of Object.entries(loaded.env.services)) {
+    if (s.release) rows.push([`release of ${name} (${s.release})`, (f) => under(s.release!, f)]);
+    if (s.kind === "compose") rows.push([`compose files of ${name}`, (f) => s.files.includes(f)]);
+    if (s.kind === "systemd" && s["unit-file"]) rows.push([`unit file of ${name}`, (f) => f === s["unit-file"]]);
+  }
+  return rows
+    .map(([what, test]): [string, string[]] => [what, changed.filter((c) => test(c.path)).map((c) => `${c.path} (${statusWord[c.status] ?? c.status})`)])
+    .filter(([, files]) => files.length > 0);
+}
+
+const MAX = 60_000; // GitHub refuses comments over 65536 characters
+
+export function planComment(loaded: LoadedEnvironment, changed: ChangedFile[], o: { sha?: string; runUrl?: string } = {}): string {
+  const rows = relevantChanges(loaded, changed);
+  const files = (fs: string[]) => (fs.length > 8 ? [...fs.slice(0, 8), `… ${fs.length - 8} more`] : fs).join("<br>");
+  const plan = formatPlan(loaded.name, loaded.env).replace(/```/g, "`\u200b``");
+  let md = `${planMarker(loaded.name)}\n### slipway plan: \`${loaded.name}\`\n\n`;
+  if (o.sha || o.runUrl) md += `<sub>${[o.sha ? `commit ${o.sha.slice(0, 7)}` : "", o.runUrl ? `[run](${o.runUrl})` : ""].filter(Boolean).join(" · ")}</sub>\n\n`;
+  md += rows.length
+    ? `**This pull request changes for \`${loaded.name}\`:**\n\n${mdTable(["what", "files"], rows.map(([w, fs]) => [w, files(fs)]))}\n`
+    : `This pull request changes nothing that \`${loaded.name}\` deploys.\n\n`;
+  md += `<details><summary>What a deploy of ${loaded.name} does</summary>\n\n\`\`\`text\n${plan}\n\`\`\`\n\n</details>\n\n`;
+  md += `<sub>Migrations are listed by file: which are pending is decided against the database by apply-migrations during the deploy (a pull-request job holds no credentials).</sub>\n`;
+  return md.length > MAX ? `${md.slice(0, MAX)}\n\n… (truncated)\n` : md;
+}
