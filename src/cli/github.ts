@@ -3,7 +3,7 @@
 import { readFileSync } from "node:fs";
 import { InvalidArgumentError, type Command } from "commander";
 import { loadEnvironment } from "../config/load.js";
-import { githubFromEnv, reportComment, reportDeploymentStart, reportDeploymentStatus, runUrl, warnToStderr, type DeploymentState } from "../github/client.js";
+import { githubFromEnv, reportComment, reportDeploymentStart, reportDeploymentStatus, runUrl, warnToStderr, type Deployment, type DeploymentState } from "../github/client.js";
 import { parseNameStatus, planComment } from "../github/plan-comment.js";
 
 const states = ["in_progress", "success", "failure", "inactive", "error", "queued", "pending"];
@@ -24,6 +24,16 @@ const positiveInt = (v: string) => {
   return n;
 };
 
+/** slipway's payload (GitHub's own deployments, e.g. of an environment's job, carry none) */
+const slipwayPayload = (p: unknown) => (p && typeof p === "object" ? (p as { release?: unknown; rollback?: unknown }) : undefined);
+
+/** The commit a deployment put live: its sha, or for a rollback the commit in the release id it returned to. */
+export function expectedCommit(d: Deployment): string {
+  const p = slipwayPayload(d.payload);
+  if (p?.rollback === true && typeof p.release === "string") return /-([0-9a-f]{7,40})$/.exec(p.release)?.[1] ?? p.release;
+  return d.sha;
+}
+
 export function registerGithub(program: Command): void {
   const gh = program.command("github").description("report to GitHub from a workflow (GITHUB_TOKEN, GITHUB_API_URL, GITHUB_REPOSITORY); failures are warnings, never errors");
   const dep = gh.command("deployment").description("GitHub deployments");
@@ -36,12 +46,13 @@ export function registerGithub(program: Command): void {
     .option("--hosts <list>", "hosts: comma separated, a JSON array, or deploy-*'s hosts output (JSON object)", "")
     .option("--ref <ref>", "commit or ref deployed", process.env.GITHUB_SHA ?? "")
     .option("--task <task>", "deploy, or e.g. deploy:rollback", "deploy")
+    .option("--rollback", "a rollback: payload.rollback is true (drift then expects the release's commit)", false)
     .option("--production", "production_environment: true", false)
     .option("--transient", "transient_environment: true", false)
     .option("--environment-url <url>", "environment_url of the status")
-    .action(async (o: { environment: string; release: string; hosts: string; ref: string; task: string; production: boolean; transient: boolean; environmentUrl?: string }) => {
+    .action(async (o: { environment: string; release: string; hosts: string; ref: string; task: string; rollback: boolean; production: boolean; transient: boolean; environmentUrl?: string }) => {
       if (!o.ref) throw new InvalidArgumentError("--ref is needed outside GitHub Actions (GITHUB_SHA is not set)");
-      const id = await reportDeploymentStart({ ref: o.ref, environment: o.environment, release: o.release, hosts: hostList(o.hosts), task: o.task, production: o.production, transient: o.transient, environmentUrl: o.environmentUrl });
+      const id = await reportDeploymentStart({ ref: o.ref, environment: o.environment, release: o.release, hosts: hostList(o.hosts), task: o.task, payload: o.rollback ? { rollback: true } : undefined, production: o.production, transient: o.transient, environmentUrl: o.environmentUrl });
       if (id !== undefined) console.log(id);
     });
 
@@ -59,16 +70,17 @@ export function registerGithub(program: Command): void {
     });
 
   gh.command("last-deployed")
-    .description("print the commit of the environment's newest deployment whose latest status is success (nothing if none or unknown)")
+    .description("of the environment's newest deployment made by slipway whose latest status is success, print the commit that should be live (a rollback's: its release's) or the id; nothing if none or unknown")
     .requiredOption("--environment <name>", "GitHub environment")
-    .option("--task <task>", "deployment task", "deploy")
-    .action(async (o: { environment: string; task: string }) => {
+    .option("--print <what>", "commit or id", "commit")
+    .action(async (o: { environment: string; print: string }) => {
+      if (o.print !== "commit" && o.print !== "id") throw new InvalidArgumentError("--print commit or --print id");
       const client = githubFromEnv();
       if (!client) return;
       try {
-        const last = await client.lastSuccessfulDeployment(o.environment, o.task);
-        if (last) console.log(last.sha);
-        else warnToStderr(`no successful ${o.task} deployment to ${o.environment} found`);
+        const last = await client.lastSuccessfulDeployment(o.environment, "deploy", (d) => typeof slipwayPayload(d.payload)?.release === "string");
+        if (last) console.log(o.print === "id" ? last.id : expectedCommit(last));
+        else warnToStderr(`no successful slipway deployment to ${o.environment} found`);
       } catch (e) {
         warnToStderr((e as Error).message);
       }

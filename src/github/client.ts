@@ -54,14 +54,23 @@ export interface DeploymentRequest {
   production?: boolean;
   transient?: boolean;
   description?: string;
-  /** "deploy" (default) or e.g. "deploy:rollback" */
+  /** "deploy" (default) or e.g. "deploy:migrations" */
   task?: string;
+  /** more payload fields (e.g. rollback: true) */
+  payload?: Record<string, unknown>;
 }
 
 export interface StatusRequest {
   state: DeploymentState;
   environmentUrl?: string;
   description?: string;
+}
+
+export interface Deployment {
+  id: number;
+  sha: string;
+  /** an object for deployments made with one (slipway's: release, hosts), else often "" */
+  payload: unknown;
 }
 
 interface Comment {
@@ -125,7 +134,7 @@ export class GitHubClient {
       environment: d.environment,
       auto_merge: false,
       required_contexts: [],
-      payload: { release: d.release, hosts: d.hosts },
+      payload: { ...d.payload, release: d.release, hosts: d.hosts },
       description: (d.description ?? `slipway: ${d.release} on ${d.hosts.join(", ") || "no host"}`).slice(0, 140),
       transient_environment: d.transient ?? false,
       production_environment: d.production ?? false,
@@ -146,10 +155,10 @@ export class GitHubClient {
     });
   }
 
-  /** The commit of the environment's newest deployment (of `task`) whose latest status is success. */
-  async lastSuccessfulDeployment(environment: string, task = "deploy"): Promise<{ id: number; sha: string; payload: unknown } | undefined> {
-    const deployments = await this.call<{ id: number; sha: string; payload: unknown }[]>("GET", "/repos/{owner}/{repo}/deployments", {}, undefined, { environment, task, per_page: 30 });
-    for (const d of deployments) {
+  /** The environment's newest deployment (of `task`, accepted by `accept`) whose latest status is success. */
+  async lastSuccessfulDeployment(environment: string, task = "deploy", accept: (d: Deployment) => boolean = () => true): Promise<Deployment | undefined> {
+    const deployments = await this.call<Deployment[]>("GET", "/repos/{owner}/{repo}/deployments", {}, undefined, { environment, task, per_page: 30 });
+    for (const d of deployments.filter(accept)) {
       const [latest] = await this.call<{ state: string }[]>("GET", "/repos/{owner}/{repo}/deployments/{deployment_id}/statuses", { deployment_id: d.id }, undefined, { per_page: 1 });
       if (latest?.state === "success") return { id: d.id, sha: d.sha, payload: d.payload };
     }

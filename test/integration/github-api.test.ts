@@ -408,6 +408,17 @@ describe("slipway github (the CLI bundle the workflows call)", () => {
     expect((await cli(["deployment", "status", "--id", "1000", "--state", "success", "--environment-url", "http://nas:8000"])).status).toBe(0);
     const last = await cli(["last-deployed", "--environment", "nas"]);
     expect(last.stdout).toBe("abcdef1234567890\n");
+    // GitHub's own deployment of an environment's job (no slipway payload) does not count
+    const own = await client().createDeployment({ ref: "9999999999999999", environment: "nas", release: "x", hosts: [] });
+    state.deployments[0]!.payload = {};
+    await client().createDeploymentStatus(own.id, { state: "success" });
+    expect((await cli(["last-deployed", "--environment", "nas"])).stdout).toBe("abcdef1234567890\n");
+    // a rollback: the commit that should be live is the one of the release it returned to
+    const rb = await cli(["deployment", "create", "--environment", "nas", "--release", "20261120T080000000Z-1f2e3d4", "--ref", "abcdef1234567890", "--rollback"]);
+    await cli(["deployment", "status", "--id", rb.stdout.trim(), "--state", "success"]);
+    expect((await cli(["last-deployed", "--environment", "nas"])).stdout).toBe("1f2e3d4\n");
+    expect((await cli(["last-deployed", "--environment", "nas", "--print", "id"])).stdout).toBe(`${rb.stdout.trim()}\n`);
+    expect(state.deployments[0]!.payload).toEqual({ rollback: true, release: "20261120T080000000Z-1f2e3d4", hosts: [] });
     const dir = mkdtempSync(path.join(os.tmpdir(), "slipway-gh-"));
     writeFileSync(path.join(dir, "plan.md"), "the plan");
     for (const action of ["created", "updated"]) {
@@ -415,6 +426,7 @@ describe("slipway github (the CLI bundle the workflows call)", () => {
       expect(r.stdout).toBe(`comment ${action} on #12\n`);
     }
     expect(recorded[0]!.body).toMatchObject({ payload: { release: "20261123T114501123Z-abcdef1", hosts: ["nas"] }, production_environment: true });
+    expect(recorded.filter((r) => r.method === "PATCH").length).toBe(1);
     expectAllValid();
   });
 
