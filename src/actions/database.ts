@@ -5,7 +5,7 @@ import type { Database } from "../config/schema.js";
 import { durationMs } from "../config/schema.js";
 import { inWorkspace } from "../config/paths.js";
 import { backupPostgres, backupSqlite, defaultBackupDir, findBackup, type BackupMeta } from "../operations/backup.js";
-import { migrate, migrateAlembic } from "../operations/migrate.js";
+import { migrate, migrateAlembic, type MigrateResult } from "../operations/migrate.js";
 import { pgClient, runIdentity } from "../operations/pg.js";
 import { bytes, mdTable } from "../report/summary.js";
 import type { ActionContext } from "./run-action.js";
@@ -74,35 +74,45 @@ export async function backupBody(ctx: ActionContext): Promise<void> {
 export async function migrateBody(ctx: ActionContext): Promise<void> {
   const dbs = selectDatabases(ctx, (d) => d.migrations !== undefined);
   if (dbs.length === 0) throw new Error(`no database with migrations in ${ctx.loaded.file}`);
-  const policy = ctx.loaded.env.policy;
   const totals = { applied: [] as string[], pending: [] as string[], head: [] as string[] };
   let md = `### slipway apply-migrations — ${ctx.loaded.name}\n\n`;
   for (const [name, def] of dbs) {
-    const m = def.migrations;
-    if (!m) throw new Error(`database ${name} has no migrations: section`);
-    if (def.engine !== "postgres") throw new Error(`database ${name}: migrations are supported for postgres (sqlite migrations are not implemented yet)`);
-    const client = await pgClient(ctx.loaded.env, name, ctx.pool, ctx.secrets);
-    try {
-      const lockTimeoutSec = Math.ceil(durationMs(m["lock-timeout"]) / 1000);
-      const run =
-        m.engine === "alembic"
-          ? (dryRun: boolean) => migrateAlembic(client, { ...alembicRelease(ctx, name, def), table: m.table, lockTimeoutSec, dryRun, log: ctx.log })
-          : (dryRun: boolean) => migrate(client, { dir: inWorkspace(m.dir), table: m.table, outOfOrder: m["out-of-order"], lockTimeoutSec, appliedBy: runIdentity(), dryRun, log: ctx.log });
-      const planned = await run(true);
-      if (!ctx.dryRun && planned.pending.length > 0 && policy["backup-before-migrate"]) await requireVerifiedBackup(ctx, name, def);
-      const result = ctx.dryRun ? planned : await ctx.log.group(`migrate ${name} (${client.describe})`, () => run(false));
-      totals.applied.push(...result.applied);
-      totals.pending.push(...result.pending);
-      if (result.head) totals.head.push(result.head);
-      md += mdTable(["database", "applied", "pending", "head"], [[name, result.applied.join(", ") || "none", result.pending.join(", ") || "none", result.head ?? "none"]]);
-    } finally {
-      await client.close();
-    }
+    const result = await migrateDatabase(ctx, name, def);
+    totals.applied.push(...result.applied);
+    totals.pending.push(...result.pending);
+    if (result.head) totals.head.push(result.head);
+    md += mdTable(["database", "applied", "pending", "head"], [[name, result.applied.join(", ") || "none", result.pending.join(", ") || "none", result.head ?? "none"]]);
   }
   ctx.out.set("applied", String(totals.applied.length));
   ctx.out.set("pending", String(totals.pending.length));
   ctx.out.set("head", totals.head.join(" "));
   await ctx.out.summary(md);
+}
+
+/**
+ * Plan, check the backup gate, apply. `freshDatabase`: the database was created by this very
+ * deploy (deploy-compose's database service), so there is nothing a backup could save.
+ */
+export async function migrateDatabase(ctx: ActionContext, name: string, def: Database, o: { freshDatabase?: boolean } = {}): Promise<MigrateResult> {
+  const m = def.migrations;
+  if (!m) throw new Error(`database ${name} has no migrations: section`);
+  if (def.engine !== "postgres") throw new Error(`database ${name}: migrations are supported for postgres (sqlite migrations are not implemented yet)`);
+  const client = await pgClient(ctx.loaded.env, name, ctx.pool, ctx.secrets);
+  try {
+    const lockTimeoutSec = Math.ceil(durationMs(m["lock-timeout"]) / 1000);
+    const run =
+      m.engine === "alembic"
+        ? (dryRun: boolean) => migrateAlembic(client, { ...alembicRelease(ctx, name, def), table: m.table, lockTimeoutSec, dryRun, log: ctx.log })
+        : (dryRun: boolean) => migrate(client, { dir: inWorkspace(m.dir), table: m.table, outOfOrder: m["out-of-order"], lockTimeoutSec, appliedBy: runIdentity(), dryRun, log: ctx.log });
+    const planned = await run(true);
+    if (!ctx.dryRun && planned.pending.length > 0 && ctx.loaded.env.policy["backup-before-migrate"]) {
+      if (o.freshDatabase) ctx.log.info(`${name} was created by this deploy: no backup needed before its first migrations`);
+      else await requireVerifiedBackup(ctx, name, def);
+    }
+    return ctx.dryRun ? planned : await ctx.log.group(`migrate ${name} (${client.describe})`, () => run(false));
+  } finally {
+    await client.close();
+  }
 }
 
 /** alembic runs in the release of migrations.service: its current directory and environment. */

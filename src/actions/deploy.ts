@@ -5,12 +5,14 @@ import { inWorkspace } from "../config/paths.js";
 import { durationMs, type Environment, type Service } from "../config/schema.js";
 import type { Secrets } from "../config/secrets.js";
 import { releasePaths } from "../commands/release.js";
+import { deployComposeHost } from "../operations/compose.js";
 import { DeployError, deployHost, supervisorDriver, systemdDriver, type HostDeployResult } from "../operations/deploy.js";
+import { migrateDatabase } from "./database.js";
 import { runIdentity } from "../operations/pg.js";
 import { mdDetails, mdTable } from "../report/summary.js";
 import type { ActionContext } from "./run-action.js";
 
-type ReleaseService = Extract<Service, { kind: "systemd" | "supervisor" }>;
+type Kind = "systemd" | "supervisor" | "compose";
 
 /** Release ids sort by time: 20261123T114501123Z-1a2b3c4 (milliseconds: quick reruns never collide) */
 export function releaseId(sha: string, now = new Date()): string {
@@ -46,11 +48,27 @@ export async function rollout<T>(env: Environment, hosts: string[], fn: (host: s
 
 export const deploySystemdBody = (ctx: ActionContext) => deployBody(ctx, "systemd");
 export const deploySupervisorBody = (ctx: ActionContext) => deployBody(ctx, "supervisor");
+export const deployComposeBody = (ctx: ActionContext) => deployBody(ctx, "compose");
 
-async function deployBody(ctx: ActionContext, kind: "systemd" | "supervisor"): Promise<void> {
+/** deploy-compose's migration step: the databases in the container of the stack's database service. */
+function composeMigrations(ctx: ActionContext, host: string) {
+  return async (_remote: unknown, o: { databaseCreated: boolean; container: string }) => {
+    const dbs = Object.entries(ctx.loaded.env.databases).filter(([, d]) => d.engine === "postgres" && d.on?.host === host && d.on.container === o.container && d.migrations);
+    if (dbs.length === 0) ctx.log.info(`[${host}] no database with migrations lives in container ${o.container}`);
+    const heads: string[] = [];
+    for (const [name, def] of dbs) {
+      const r = await migrateDatabase(ctx, name, def, { freshDatabase: o.databaseCreated });
+      ctx.log.info(`[${host}] ${name}: applied ${r.applied.join(", ") || "nothing"}${r.head ? `, head ${r.head}` : ""}`);
+      if (r.head) heads.push(r.head);
+    }
+    return heads.length ? { migrationHead: heads.join(" ") } : {};
+  };
+}
+
+async function deployBody(ctx: ActionContext, kind: Kind): Promise<void> {
   const env = ctx.loaded.env;
   const only = ctx.input("service");
-  const services = Object.entries(env.services).filter((e): e is [string, ReleaseService] => e[1].kind === kind && (!only || e[0] === only));
+  const services = Object.entries(env.services).filter((e) => e[1].kind === kind && (!only || e[0] === only));
   if (only && services.length === 0) throw new Error(`service input names ${only}, which is not a ${kind} service in ${ctx.loaded.file}`);
   if (services.length === 0) throw new Error(`no ${kind} service in ${ctx.loaded.file}`);
   const sha = ctx.input("sha") || process.env.GITHUB_SHA || "manual";
@@ -58,7 +76,7 @@ async function deployBody(ctx: ActionContext, kind: "systemd" | "supervisor"): P
   const run = runIdentity();
   const lockWaitMs = durationMs(ctx.input("lock-wait") || env.policy.lock.wait);
   const expires = new Date(Date.now() + durationMs(env.policy.lock.expiry)).toISOString().replace(/\.\d+Z$/, "Z");
-  const results: HostDeployResult[] = [];
+  const results: (HostDeployResult & { digests?: Record<string, string> })[] = [];
   const failures: { host: string; error: Error }[] = [];
   for (const [name, s] of services) {
     const hosts = s.hosts.filter((h) => ctx.hosts.includes(h));
@@ -69,31 +87,38 @@ async function deployBody(ctx: ActionContext, kind: "systemd" | "supervisor"): P
     const timing = { startTimeoutSec: 60, stabilizeSec: s.stabilize !== undefined ? durationMs(s.stabilize) / 1000 : 5 };
     const driverFor = (sudo: boolean) => {
       const p = releasePaths(s["deploy-to"], id);
-      return s.kind === "systemd" ? systemdDriver(name, s, p, sudo, { hasEnv: Object.keys(envVars).length > 0, ...timing }) : supervisorDriver(name, s, p, sudo, envVars, timing);
+      return s.kind === "systemd" ? systemdDriver(name, s, p, sudo, { hasEnv: Object.keys(envVars).length > 0, ...timing }) : s.kind === "supervisor" ? supervisorDriver(name, s, p, sudo, envVars, timing) : undefined;
     };
     if (ctx.dryRun) {
-      ctx.log.info(`dry run: would deploy ${source} as release ${id} of ${name} to ${hosts.join(", ")} (${s["deploy-to"]}), restart ${driverFor(false).label}`);
+      ctx.log.info(`dry run: would deploy ${source} as release ${id} of ${name} to ${hosts.join(", ")} (${s["deploy-to"]}), ${s.kind === "compose" ? `compose project ${s.project ?? name} (${s.strategy})` : `restart ${driverFor(false)!.label}`}`);
       continue;
     }
-    const out = await rollout(env, hosts, (h) =>
-      ctx.log.group(`deploy ${name} to ${h}`, async () =>
-        deployHost(await ctx.pool.get(h), {
-          serviceName: name,
-          service: s,
-          driver: driverFor(env.hosts[h]!.sudo),
-          notes: { backupId: ctx.input("backup-id") || undefined, migrationHead: ctx.input("migration-head") || undefined },
-          source,
-          releaseId: id,
-          sha,
-          env: envVars,
-          owner: { run, actor: process.env.GITHUB_ACTOR ?? process.env.USER ?? "unknown", sha, since: new Date().toISOString().replace(/\.\d+Z$/, "Z"), expires },
-          keep: env.policy["keep-releases"],
-          lockWaitMs,
-          sudo: env.hosts[h]!.sudo,
-          log: ctx.log,
-        }),
-      ),
-    );
+    const deployOn = async (h: string) => {
+      const common = {
+        serviceName: name,
+        notes: { backupId: ctx.input("backup-id") || undefined, migrationHead: ctx.input("migration-head") || undefined },
+        source,
+        releaseId: id,
+        sha,
+        env: envVars,
+        owner: { run, actor: process.env.GITHUB_ACTOR ?? process.env.USER ?? "unknown", sha, since: new Date().toISOString().replace(/\.\d+Z$/, "Z"), expires },
+        keep: env.policy["keep-releases"],
+        lockWaitMs,
+        sudo: env.hosts[h]!.sudo,
+        log: ctx.log,
+      };
+      const remote = await ctx.pool.get(h);
+      if (s.kind !== "compose") return deployHost(remote, { ...common, service: s, driver: driverFor(env.hosts[h]!.sudo)! });
+      return deployComposeHost(remote, {
+        ...common,
+        service: s,
+        commands: env.hosts[h]!.commands ?? {},
+        timeoutSec: durationMs(s["wait-timeout"]) / 1000,
+        stabilizeSec: timing.stabilizeSec,
+        migrate: ctx.input("migrate") === "false" ? undefined : composeMigrations(ctx, h),
+      });
+    };
+    const out = await rollout(env, hosts, (h) => ctx.log.group(`deploy ${name} to ${h}`, () => deployOn(h)));
     results.push(...out.ok);
     failures.push(...out.failed);
   }
@@ -101,14 +126,16 @@ async function deployBody(ctx: ActionContext, kind: "systemd" | "supervisor"): P
   ctx.out.set("release-id", id);
   ctx.out.set("hosts", JSON.stringify(Object.fromEntries([...results.map((r) => [r.host, { release: r.releaseId, outcome: "success", execs: r.execs }]), ...failures.map((f) => [f.host, { release: (f.error as DeployError).restored ? "previous (restored)" : "unchanged", outcome: "failure" }])])));
   ctx.out.set("changed", String(results.some((r) => r.changed)));
+  if (kind === "compose") ctx.out.set("digests", JSON.stringify(Object.fromEntries(results.map((r) => [r.host, r.digests ?? {}]))));
   let md = `### slipway deploy-${kind} — ${ctx.loaded.name}, release ${id}\n\n`;
   md += mdTable(
     ["host", "outcome", "release", "previous", "steps (ms)"],
     [
-      ...results.map((r) => [r.host, "✅ deployed", r.releaseId, r.previous ?? "none", r.steps.map((s) => `${s.step} ${s.ms}`).join(", ")]),
+      ...results.map((r) => [r.host, r.changed ? "✅ deployed" : "✅ unchanged", r.releaseId, r.previous ?? "none", r.steps.map((s) => `${s.step} ${s.ms}`).join(", ")]),
       ...failures.map((f) => [f.host, (f.error as DeployError).restored ? "❌ failed, previous restored" : "❌ failed", "", "", ((f.error as DeployError).steps ?? []).map((s) => `${s.step} ${s.ms}`).join(", ")]),
     ],
   );
+  for (const r of results.filter((r) => r.digests)) md += `\n${mdTable([`${r.host}: service`, "image id"], Object.entries(r.digests!).map(([svc, d]) => [svc, `\`${d}\``]))}`;
   for (const f of failures) md += mdDetails(`${f.host}: why it failed`, f.error.message);
   await ctx.out.summary(md);
   if (failures.length) throw new Error(`deploy failed on ${failures.length} host(s):\n${failures.map((f) => f.error.message).join("\n\n")}`);

@@ -114,7 +114,10 @@ export const actionSpecs: Record<ActionName, ActionSpec> = {
     name: "deploy-compose",
     title: "slipway deploy-compose",
     description: "Deploy a docker compose stack: images pinned by digest, database first, up, wait until healthy; works with Synology's docker paths and sudo.",
-    inputs: releaseInputs,
+    inputs: {
+      ...releaseInputs,
+      migrate: { description: "Apply the migrations of the databases that live in the stack's database-service, after it is healthy and before the app services change (true/false).", default: "true" },
+    },
     outputs: { ...releaseOutputs, digests: "JSON object: per compose service, the image digest now running." },
     hostsOf: (env) => serviceHosts(env, "compose"),
   },

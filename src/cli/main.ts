@@ -3,7 +3,7 @@ import "../remote/esm-shim.js"; // first: ssh2 needs __dirname while loading
 import { Command, InvalidArgumentError } from "commander";
 import { ConfigError, formatProblem, loadEnvironment } from "../config/load.js";
 import { backupBody, migrateBody } from "../actions/database.js";
-import { deploySupervisorBody, deploySystemdBody } from "../actions/deploy.js";
+import { deployComposeBody, deploySupervisorBody, deploySystemdBody } from "../actions/deploy.js";
 import { forceReleaseLock, releaseStatus } from "../operations/deploy.js";
 import { RemotePool } from "../remote/pool.js";
 import { runWithContext, type ActionBody } from "../actions/run-action.js";
@@ -103,6 +103,7 @@ const releaseOptions: [string, string, string?][] = [
 ];
 operation("deploy", "deploy-systemd", deploySystemdBody, "deploy systemd services (see deploy-systemd)", releaseOptions);
 operation("deploy-supervisor", "deploy-supervisor", deploySupervisorBody, "deploy supervisor programs (see deploy-supervisor)", releaseOptions);
+operation("deploy-compose", "deploy-compose", deployComposeBody, "deploy docker compose stacks (see deploy-compose)", [...releaseOptions, ["--migrate <bool>", "apply migrations of the stack's database service", "true"]]);
 
 /** Every (service, host, deploy-to) of the release-based services, optionally narrowed. */
 function releaseTargets(ref: string, opts: { service?: string; host?: string }) {
@@ -126,6 +127,9 @@ program
       for (const t of targets) {
         const st = await releaseStatus(await pool.get(t.host), t.name, t.deployTo, Number(opts.lines));
         console.log(`${t.host}  ${t.name}  live: ${st.current ?? "nothing deployed"}${st.lock ? `  LOCKED by ${st.lock}` : ""}`);
+        // compose: the image id each service of the live release runs (pinned at deploy time)
+        const digests = [...st.history].reverse().find((e) => e.release === st.current && e.digests)?.digests as Record<string, string> | undefined;
+        if (digests) console.log(`    images: ${Object.entries(digests).map(([svc, id]) => `${svc}=${id.slice(0, 19)}`).join("  ")}`);
         for (const e of [...st.history].reverse()) console.log(`    ${e.time}  ${e.outcome}  ${e.release}  sha ${e.sha}  by ${e.actor}${e.restored ? "  (previous restored)" : ""}`);
       }
     } finally {

@@ -158,7 +158,7 @@ export const composeServiceSchema = z.strictObject({
   files: z.array(relPath).min(1),
   project: name.optional().describe("compose project name, stable across releases (default: the service name)"),
   strategy: z.enum(["in-place", "recreate"]).default("in-place"),
-  build: z.boolean().default(false),
+  pull: z.enum(["missing", "always", "never"]).default("missing").describe("pull images of services without build: when missing on the host (default), always, or never"),
   "database-service": z.string().optional().describe("started and healthy before migrations run"),
   "wait-timeout": duration.default("120s"),
   "keep-images": z.number().int().min(2).default(3),

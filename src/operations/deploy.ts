@@ -84,17 +84,30 @@ export class DeployError extends Error {
 
 export class LockHeldError extends DeployError {}
 
-const marks = (out: string, mark: string) => out.split("\n").filter((l) => l.startsWith(`slipway:${mark}`)).map((l) => l.slice(`slipway:${mark}`.length).trim());
+/** The values of `slipway:<mark> <value>` lines a script printed. */
+export const marks = (out: string, mark: string) =>
+  out
+    .split("\n")
+    .filter((l) => l === `slipway:${mark}` || l.startsWith(`slipway:${mark} `))
+    .map((l) => l.slice(`slipway:${mark}`.length).trim());
 
-/** Take the deploy lock, waiting up to lockWaitMs; returns the live release id (or undefined). */
-async function lock(remote: Remote, p: ReleasePaths, req: DeployRequest): Promise<string | undefined> {
+export type LockRequest = Pick<DeployRequest, "owner" | "lockWaitMs" | "sudo" | "log">;
+export type LedgerRequest = Pick<DeployRequest, "serviceName" | "releaseId" | "sha" | "owner">;
+
+/** Take the deploy lock, waiting up to lockWaitMs; returns the live release id (or undefined) and what `extra` printed. */
+export async function lock(remote: Remote, p: ReleasePaths, req: LockRequest, extra?: Shell): Promise<{ previous?: string; stdout: string }> {
   const until = Date.now() + req.lockWaitMs;
   const owner: LockOwner = { ...req.owner, host: remote.name };
   for (;;) {
-    const r = await remote.run(prepareAndLockScript(p, { sudo: req.sudo, owner }), { step: "lock", quiet: true, check: false });
+    const script = prepareAndLockScript(p, { sudo: req.sudo, owner });
+    const r = await remote.run(extra ? sh`${script}\n${extra}` : script, { step: "lock", quiet: true, check: false });
     for (const e of marks(r.stdout, "lock-expired")) req.log.warn(`[${remote.name}] took over an expired deploy lock: ${e}`);
-    if (r.code === 0) return marks(r.stdout, "current")[0] || undefined;
-    if (r.code !== LOCK_HELD_EXIT) throw new DeployError(remote.name, `[${remote.name}] cannot prepare ${p.deployTo}: ${r.tail.slice(-5).join("\n")}`, false);
+    if (r.code === 0) return { previous: marks(r.stdout, "current")[0] || undefined, stdout: r.stdout };
+    if (r.code !== LOCK_HELD_EXIT) {
+      // the lock was taken but `extra` failed: give it back before reporting
+      if (r.stdout.split("\n").some((l) => l.startsWith("slipway:current"))) await remote.run(releaseLockScript(p, req.owner.run), { step: "unlock", quiet: true, check: false }).catch(() => undefined);
+      throw new DeployError(remote.name, `[${remote.name}] cannot prepare ${p.deployTo}: ${r.tail.slice(-5).join("\n")}`, false);
+    }
     if (Date.now() >= until) {
       const holder = marks(r.stdout, "lock-held")[0] ?? "{}";
       let who = holder;
@@ -123,7 +136,7 @@ export async function deployHost(remote: Remote, req: DeployRequest): Promise<Ho
       steps.push({ step, ms: Date.now() - t });
     }
   };
-  const previous = await timed("lock", () => lock(remote, p, req));
+  const { previous } = await timed("lock", () => lock(remote, p, req));
   let switched = false;
   let deployed = false;
   let unlocked = false;
@@ -178,17 +191,21 @@ ${pruneReleasesScript(p, req.keep, previous)}`;
       () => true,
       () => false,
     );
-    const state = !switched
-      ? `nothing was switched: ${previous ? `release ${previous} is still live` : "no release was live before"}`
-      : restored
-        ? `release ${previous} was restored and is running again`
-        : previous
-          ? `RESTORING ${previous} FAILED: check the host`
-          : "there was no previous release to restore";
-    throw new DeployError(remote.name, `${reason}\n[${remote.name}] deploy of ${req.releaseId} failed; ${state}.`, restored, steps);
+    throw new DeployError(remote.name, `${reason}\n[${remote.name}] deploy of ${req.releaseId} failed; ${failureState(switched, restored, previous)}.`, restored, steps);
   } finally {
     if (!unlocked) await remote.run(releaseLockScript(p, req.owner.run), { step: "unlock", quiet: true, check: false }).catch(() => undefined);
   }
+}
+
+/** What a failed deploy left live, for the error and the summary. */
+export function failureState(switched: boolean, restored: boolean, previous: string | undefined): string {
+  return !switched
+    ? `nothing was switched: ${previous ? `release ${previous} is still live` : "no release was live before"}`
+    : restored
+      ? `release ${previous} was restored and is running again`
+      : previous
+        ? `RESTORING ${previous} FAILED: check the host`
+        : "there was no previous release to restore";
 }
 
 export function systemdDriver(name: string, s: SystemdService, p: ReleasePaths, sudo: boolean, o: { hasEnv: boolean; startTimeoutSec: number; stabilizeSec: number }): ServiceDriver {
@@ -240,7 +257,7 @@ ${wait(Math.min(o.stabilizeSec, 5))}`,
   };
 }
 
-async function uploadRelease(remote: Remote, source: string, p: ReleasePaths): Promise<string> {
+export async function uploadRelease(remote: Remote, source: string, p: ReleasePaths): Promise<string> {
   if (!existsSync(source)) throw new DeployError(remote.name, `release ${source} does not exist on the runner (build it earlier in the workflow)`, false);
   if (statSync(source).isDirectory()) return (await remote.uploadDir(source, p.release, `upload release ${p.release}`)).sha256;
   if (!/\.(tar\.gz|tgz)$/.test(source)) throw new DeployError(remote.name, `release ${source} must be a directory or a .tar.gz`, false);
@@ -263,7 +280,7 @@ async function restorePrevious(remote: Remote, p: ReleasePaths, req: DeployReque
 }
 
 /** Append the ledger line; with unlock, release the deploy lock in the same exec. */
-async function recordLedger(remote: Remote, p: ReleasePaths, req: DeployRequest, extra: Record<string, unknown>, unlock = false): Promise<void> {
+export async function recordLedger(remote: Remote, p: ReleasePaths, req: LedgerRequest, extra: Record<string, unknown>, unlock = false): Promise<void> {
   const entry = {
     time: new Date().toISOString(),
     host: remote.name,

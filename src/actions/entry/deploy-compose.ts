@@ -1,4 +1,5 @@
 import "../../remote/esm-shim.js";
-import { notImplemented, runAction } from "../run-action.js";
+import { deployComposeBody } from "../deploy.js";
+import { runAction } from "../run-action.js";
 
-await runAction("deploy-compose", notImplemented(6));
+await runAction("deploy-compose", deployComposeBody);
