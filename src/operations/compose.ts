@@ -98,6 +98,13 @@ export async function deployComposeHost(remote: Remote, req: ComposeDeployReques
     // 2. the release files, then .env, shared links and the stack as compose reads it
     const artifact = await timed("upload", () => uploadRelease(remote, req.source, p));
     const envText = Object.keys(req.env).length ? composeEnvText(req.env) : undefined;
+    // the same files, environment, compose and settings as the live release: compose would read
+    // the same stack, so `compose config` (a slow python start with v1) is skipped
+    const inputs = sha256(artifact, envText ?? "", c.compose.join(" "), JSON.stringify(s));
+    const config = sh`cd ${p.release}
+${args(p.release)} config > ${`${staged}/compose.config.yml`} 2> ${`${staged}/compose.config.err`} || { echo ${`compose rejected ${s.files.join(", ")}:`} >&2; grep -v -i -e password -e secret ${`${staged}/compose.config.err`} | tail -n 20 >&2; exit 1; }
+echo slipway:config; base64 -w0 ${`${staged}/compose.config.yml`}; echo`;
+    const prevInputs = prev ? `${prev.release}/${STAGED}/inputs.sha256` : "/nonexistent";
     const stage = await timed("stage", () =>
       remote.run(
         sh`mkdir -p ${staged}
@@ -105,33 +112,37 @@ ${linkSharedScript(p, s.shared)}
 ${envText ? sh`(umask 077
 ${withHeredoc(sh`cat > ${`${p.release}/.env`}`, envText)}
 )` : sh`:`}
-cd ${p.release}
-${args(p.release)} config > ${`${staged}/compose.config.yml`} 2> ${`${staged}/compose.config.err`} || { echo ${`compose rejected ${s.files.join(", ")}:`} >&2; grep -v -i -e password -e secret ${`${staged}/compose.config.err`} | tail -n 20 >&2; exit 1; }
-echo slipway:config; base64 -w0 ${`${staged}/compose.config.yml`}; echo
-${prev ? sh`echo "slipway:previous-inputs $(cat ${`${prev.release}/${STAGED}/inputs.sha256`} 2>/dev/null)"
-echo "slipway:previous-images $(cat ${`${prev.release}/${STAGED}/images`} 2>/dev/null | tr '\\n' ' ')"
+if [ "$(cat ${prevInputs} 2>/dev/null)" = ${inputs} ]; then echo slipway:same-inputs; else
+${config}
+fi
+${prev ? sh`echo "slipway:previous-images $(cat ${`${prev.release}/${STAGED}/images`} 2>/dev/null | tr '\\n' ' ')"
 echo "slipway:live $(${c.docker} ps -q --filter ${`label=com.docker.compose.project=${project}`} | xargs -r ${c.docker} inspect -f '{{index .Config.Labels "com.docker.compose.service"}}={{.Image}}/{{.State.Status}}/{{if index .State "Health"}}{{.State.Health.Status}}{{else}}none{{end}}' | tr '\\n' ' ')"` : sh`:`}`,
         { step: "stage compose release", quiet: true, check: false },
       ),
     );
-    if (stage.code !== 0) throw new DeployError(remote.name, `[${remote.name}] ${stage.stderr.trim().split("\n").slice(-22).join("\n")}`, false);
-    const configText = Buffer.from(stage.stdout.split("\n")[stage.stdout.split("\n").indexOf("slipway:config") + 1] ?? "", "base64").toString("utf8");
-    const stack = parseComposeConfig(configText, `${s.files.join(", ")} (release ${req.releaseId})`);
-    // the config names the release directory (build contexts): compare stacks without it
-    const inputs = sha256(artifact, envText ?? "", configText.split(p.release).join("<release>"), c.compose.join(" "), JSON.stringify(s));
+    const failed = (r: { stderr: string }) => new DeployError(remote.name, `[${remote.name}] ${r.stderr.trim().split("\n").slice(-22).join("\n")}`, false);
+    if (stage.code !== 0) throw failed(stage);
 
     // 3. unchanged: the same inputs as the live release, whose pinned images all run healthy
     const prevImages = Object.fromEntries((marks(stage.stdout, "previous-images")[0] ?? "").split(/\s+/).filter(Boolean).map((e) => e.split("=") as [string, string]));
     const live = Object.fromEntries((marks(stage.stdout, "live")[0] ?? "").split(/\s+/).filter(Boolean).map((e) => e.split("=") as [string, string]));
-    const liveOk = Object.keys(stack).every((svc) => prevImages[svc] && /^running\/(healthy|none)$/.test((live[svc] ?? "").replace(`${prevImages[svc]}/`, "")) && (live[svc] ?? "").startsWith(`${prevImages[svc]}/`));
-    if (previous && marks(stage.stdout, "previous-inputs")[0] === inputs && liveOk) {
-      await remote.run(sh`rm -rf ${p.release}`, { step: "drop unchanged release", quiet: true });
+    const liveOk = Object.keys(prevImages).length > 0 && Object.entries(prevImages).every(([svc, id]) => new RegExp(`^${id}/running/(healthy|none)$`).test(live[svc] ?? ""));
+    if (previous && marks(stage.stdout, "same-inputs").length && liveOk) {
       req.log.info(`[${remote.name}] ${project}: nothing changed since release ${previous} (same files, environment and images, all running); left as it is`);
       deployed = true;
-      await recordLedger(remote, p, req, { outcome: "unchanged", kind: "compose", previous, release: previous, requested: req.releaseId, digests: prevImages }, true);
+      await recordLedger(remote, p, req, { outcome: "unchanged", kind: "compose", previous, release: previous, requested: req.releaseId, digests: prevImages }, true, sh`rm -rf ${p.release}`);
       unlocked = true;
       return { host: remote.name, releaseId: previous, previous, changed: false, unitChanged: false, artifactSha256: artifact, steps, execs: remote.execCount, digests: prevImages, compose: c.compose.join(" ") };
     }
+    let configOut = stage.stdout;
+    if (marks(stage.stdout, "same-inputs").length) {
+      const again = await timed("config", () => remote.run(config, { step: "compose config", quiet: true, check: false }));
+      if (again.code !== 0) throw failed(again);
+      configOut = again.stdout;
+    }
+    const lines = configOut.split("\n");
+    const configText = Buffer.from(lines[lines.indexOf("slipway:config") + 1] ?? "", "base64").toString("utf8");
+    const stack = parseComposeConfig(configText, `${s.files.join(", ")} (release ${req.releaseId})`);
 
     // 4. images: build (tagged with the release tag), pull what is missing, pin every id;
     // then the database service first, healthy, before anything else changes

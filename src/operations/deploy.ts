@@ -280,7 +280,7 @@ async function restorePrevious(remote: Remote, p: ReleasePaths, req: DeployReque
 }
 
 /** Append the ledger line; with unlock, release the deploy lock in the same exec. */
-export async function recordLedger(remote: Remote, p: ReleasePaths, req: LedgerRequest, extra: Record<string, unknown>, unlock = false): Promise<void> {
+export async function recordLedger(remote: Remote, p: ReleasePaths, req: LedgerRequest, extra: Record<string, unknown>, unlock = false, before?: Shell): Promise<void> {
   const entry = {
     time: new Date().toISOString(),
     host: remote.name,
@@ -291,7 +291,7 @@ export async function recordLedger(remote: Remote, p: ReleasePaths, req: LedgerR
     run: req.owner.run,
     ...extra,
   };
-  await remote.run(sh`${appendLedgerScript(p, entry)}${unlock ? sh`\n${releaseLockScript(p, req.owner.run)}` : sh``}`, { step: "ledger", quiet: true });
+  await remote.run(sh`${before ?? sh`:`}\n${appendLedgerScript(p, entry)}${unlock ? sh`\n${releaseLockScript(p, req.owner.run)}` : sh``}`, { step: "ledger", quiet: true });
 }
 
 export interface HostStatus {

@@ -9,6 +9,9 @@ import { spawnSync } from "node:child_process";
 import { parse, stringify } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ROOT, runAction } from "../harness/runner.js";
+import { composeV2Plugin } from "../../src/lab/compose-v2.js";
+import { sshArgv } from "../../src/lab/ssh.js";
+import { host } from "../../src/lab/state.js";
 import { lab, on } from "./helpers.js";
 
 let ws: string;
@@ -40,6 +43,7 @@ services:
     container_name: stackdb
     init: true
     environment: { PGHOST: /tmp, PGDATABASE: app }
+    volumes: ["dbdata:/var/lib/postgresql/15/main"]
   web:
     build: ./web
     init: true
@@ -51,6 +55,8 @@ services:
     image: ${workerImage}
     init: true
     command: ["sleep", "infinity"]
+volumes:
+  dbdata: {}
 `;
 
 function release(name: string, files: Record<string, string>) {
@@ -81,7 +87,7 @@ const containerOf = async (svc: string) => (await on("nas-1", "deploy", `${DOCKE
 const wait = () => new Promise((r) => setTimeout(r, 1100));
 
 const cleanup = async () => {
-  await on("nas-1", "root", "cd /tmp; PATH=/usr/local/bin:$PATH; ids=$(docker ps -aq --filter label=com.docker.compose.project=labstack); [ -z \"$ids\" ] || docker rm -f $ids >/dev/null; docker images --format '{{.Repository}}:{{.Tag}}' | grep '^slipway/labstack-' | xargs -r docker rmi -f >/dev/null; docker network rm labstack_default >/dev/null 2>&1; docker image prune -f >/dev/null; rm -rf /srv/stack; true", { timeoutMs: 120_000 });
+  await on("nas-1", "root", "cd /tmp; PATH=/usr/local/bin:$PATH; ids=$(docker ps -aq --filter label=com.docker.compose.project=labstack); [ -z \"$ids\" ] || docker rm -f $ids >/dev/null; docker images --format '{{.Repository}}:{{.Tag}}' | grep '^slipway/labstack-' | xargs -r docker rmi -f >/dev/null; docker network rm labstack_default >/dev/null 2>&1; docker volume rm labstack_dbdata >/dev/null 2>&1; docker image prune -f >/dev/null; rm -rf /srv/stack; true", { timeoutMs: 120_000 });
 };
 
 beforeAll(async () => {
@@ -204,4 +210,26 @@ describe("deploy-compose", () => {
     expect(st.stdout).toMatch(/nas-1 {2}stack {2}live: \S+-5555555/);
     expect(st.stdout).toMatch(/web=sha256:[0-9a-f]{12}/);
   });
+});
+
+describe("deploy-compose with compose v2 (the docker compose plugin, from Debian trixie's docker-compose .deb)", () => {
+  const PLUGIN = "/usr/libexec/docker/cli-plugins/docker-compose";
+  afterAll(async () => {
+    await on("nas-1", "root", `rm -f ${PLUGIN}`);
+  });
+
+  it("is found and preferred over v1, builds, pins and brings the stack up (sudo -n docker compose)", async () => {
+    const bin = await composeV2Plugin();
+    const s = lab();
+    const [cmd, ...args] = sshArgv(s, host(s, "nas-1"), "root", `mkdir -p ${path.dirname(PLUGIN)} && cat > ${PLUGIN} && chmod 755 ${PLUGIN} && /usr/local/bin/docker compose version --short`);
+    const put = spawnSync(cmd!, args, { input: readFileSync(bin), encoding: "utf8", timeout: 60_000 });
+    expect(put.stdout.trim(), put.stderr).toBe("2.26.1-4");
+    await wait();
+    const r = deploy(release("v6", { "docker-compose.yml": composeFile(), ...web("v6") }), { sha: "6666666ffff" });
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(await get()).toBe("v6 token=18");
+    expect((await ledger()).at(-1)).toMatchObject({ outcome: "success", compose: "sudo -n /usr/local/bin/docker compose", composeVersion: "2.26.1-4" });
+    // v2 names containers project-service-1; slipway found them by label, not by name
+    expect((await on("nas-1", "deploy", `${DOCKER} ps --format '{{.Names}}' --filter label=com.docker.compose.project=labstack | sort`)).stdout).toBe("labstack-web-1\nlabstack-worker-1\nstackdb");
+  }, 300_000);
 });
