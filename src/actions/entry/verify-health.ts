@@ -1,4 +1,5 @@
 import "../../remote/esm-shim.js";
-import { notImplemented, runAction } from "../run-action.js";
+import { verifyHealthBody } from "../health.js";
+import { runAction } from "../run-action.js";
 
-await runAction("verify-health", notImplemented(7));
+await runAction("verify-health", verifyHealthBody);
