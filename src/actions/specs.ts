@@ -146,6 +146,12 @@ export const actionSpecs: Record<ActionName, ActionSpec> = {
       to: { description: "Release id or git sha to return to. Default: the previous good release in the ledger.", default: "" },
       "restore-db": { description: "Also restore the database from a backup (true/false). Run it only in a job behind its own environment approval.", default: "false" },
       "backup-id": { description: "With restore-db: the backup to restore. Default: the one recorded with the target release.", default: "" },
+      "only-if-live": { description: "Roll back only the hosts where this release is live (a deploy step's release-id output); other hosts are left alone.", default: "" },
+      auto: { description: "true when a workflow rolls back automatically after a failed verification: then it happens only if the environment's policy says auto-rollback: true.", default: "false" },
+      reason: { description: "Why, recorded in the ledger next to the release marked bad.", default: "" },
+      verify: { description: "Run the environment's health checks on the hosts that were rolled back (true/false); the step fails if they still fail.", default: "true" },
+      "lock-wait": { description: "How long to wait for a deploy's lock on a host (e.g. 5m). Default: the policy's lock.wait.", default: "" },
+      "runner-dir": { description: "Where backup-db put runner-side backups (to find backup-id).", default: "backups" },
     },
     outputs: {
       "release-id": "The release id now live.",

@@ -87,7 +87,7 @@ ${restore} ${s.file ? sh`< ${s.file}` : new Shell("")}
 echo ${COUNT_ALL_SQL} | ${scratch}`;
 }
 
-function connArgs(loc: PgLocation): Shell {
+export function connArgs(loc: PgLocation): Shell {
   return sh`${loc.host ? sh`-h ${loc.host}` : new Shell("")} ${loc.port ? sh`-p ${loc.port}` : new Shell("")} -U ${loc.user}`;
 }
 

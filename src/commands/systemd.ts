@@ -134,7 +134,7 @@ export function removeCronScript(o: { user: string; match: string; sudo: boolean
   return sh`current=$(${crontab(sh`-l`)} 2>/dev/null || true)
 removed=$(printf '%s\\n' "$current" | grep -F -- ${o.match} || true)
 if [ -n "$removed" ]; then
-  printf '%s\\n' "$current" | grep -vF -- ${o.match} | ${crontab(sh`-`)}
+  printf '%s\\n' "$current" | { grep -vF -- ${o.match} || true; } | ${crontab(sh`-`)}
   printf '%s\\n' "$removed" | while IFS= read -r line; do echo "slipway:cron-removed $(printf '%s' "$line" | base64 -w0)"; done
 fi`;
 }

@@ -8,9 +8,9 @@ import { createWriteStream, mkdirSync, readFileSync, renameSync, rmSync, statSyn
 import path from "node:path";
 import { Transform } from "node:stream";
 import { finished } from "node:stream/promises";
-import { COUNT_MARK, INFO_MARK, pgDumpScript, pgRestoreVerifyScript, retentionScript, sqliteBackupScript } from "../commands/backup.js";
-import { withHeredoc } from "../commands/postgres.js";
-import { sh } from "../commands/quote.js";
+import { connArgs, COUNT_MARK, INFO_MARK, pgDumpScript, pgRestoreVerifyScript, retentionScript, sqliteBackupScript } from "../commands/backup.js";
+import { pgRestoreCommand, withHeredoc } from "../commands/postgres.js";
+import { sh, type Shell } from "../commands/quote.js";
 import type { Database } from "../config/schema.js";
 import type { Remote } from "../remote/connection.js";
 import { runLocal } from "../remote/local.js";
@@ -131,18 +131,32 @@ export async function backupPostgres(client: PgClient, o: BackupOptions): Promis
   return meta;
 }
 
+/** The dump where the clients run: a runner-side dump is uploaded to the host first (removed after). */
+async function dumpWhereClientsRun(client: PgClient, meta: BackupMeta, step: string): Promise<{ file: string; cleanup: (script: Shell) => Shell }> {
+  if (meta.where !== "runner" || !client.remote) return { file: meta.path, cleanup: (s) => s };
+  const uploaded = `/tmp/slipway-restore-${meta.id}.dump`;
+  await client.remote.uploadFile(meta.path, uploaded, { mode: "0600", step });
+  return { file: uploaded, cleanup: (s) => sh`trap 'rm -f ${uploaded}' EXIT\n${s}` };
+}
+
+/**
+ * Restore a backup INTO the live database (rollback with restore-db): one transaction, so a dump
+ * that fails part-way leaves the database as it was. The caller takes a fresh backup first.
+ */
+export async function restorePostgres(client: PgClient, meta: BackupMeta): Promise<void> {
+  const { file, cleanup } = await dumpWhereClientsRun(client, meta, "upload dump to restore");
+  const loc = client.location;
+  const restore = pgRestoreCommand(loc, sh`--clean --if-exists --no-owner --no-acl --single-transaction --exit-on-error -d ${loc.dbname} ${connArgs(loc)}`, client.clientOptions());
+  const r = await client.runScript(cleanup(sh`${client.envScript()}\n${restore} < ${file}`), { step: `restore ${meta.id}`, quiet: true, check: false });
+  if (r.code !== 0) throw new BackupError(`restoring ${meta.id} into ${client.describe} failed (nothing was changed: one transaction): ${r.stderr.trim().split("\n").slice(-8).join("\n")}`);
+}
+
 /** Restore into a scratch database on the same server and compare every table's row count. */
 async function restoreAndCount(client: PgClient, meta: BackupMeta): Promise<Record<string, number>> {
   const scratch = `slipway_verify_${randomBytes(4).toString("hex")}`;
-  let file = meta.path;
-  let uploaded: string | undefined;
-  if (meta.where === "runner" && client.remote) {
-    uploaded = `/tmp/slipway-verify-${meta.id}.dump`;
-    await client.remote.uploadFile(meta.path, uploaded, { mode: "0600", step: "upload dump for restore check" });
-    file = uploaded;
-  }
+  const { file, cleanup } = await dumpWhereClientsRun(client, meta, "upload dump for restore check");
   const script = pgRestoreVerifyScript({ loc: client.location, env: client.envScript(), client: client.clientOptions(), file, scratch });
-  const wrapped = uploaded ? sh`trap 'rm -f ${uploaded}' EXIT\n${script}` : script;
+  const wrapped = cleanup(script);
   const r = await client.runScript(wrapped, { step: "restore check", quiet: true, check: false });
   if (r.code !== 0) throw new BackupError(`backup ${meta.id} could not be restored into a scratch database: ${r.tail.slice(-5).join("\n")}`);
   const restored = parseMarks(r.stdout).counts;

@@ -233,7 +233,7 @@ ${waitHealthyScript(c, { project, services: digests, timeoutSec: req.timeoutSec,
 }
 
 /** The previous release's files and pinned images, up and healthy again; with none, stop the failed stack. */
-async function restoreStack(remote: Remote, req: ComposeDeployRequest, c: ComposeCommand, p: ReleasePaths, prev: ReleasePaths | undefined): Promise<boolean> {
+export async function restoreStack(remote: Remote, req: Pick<ComposeDeployRequest, "service" | "serviceName" | "timeoutSec" | "stabilizeSec" | "log">, c: ComposeCommand, p: ReleasePaths, prev: ReleasePaths | undefined): Promise<boolean> {
   const s = req.service;
   const project = s.project ?? req.serviceName;
   if (!prev) {

@@ -10,7 +10,7 @@ import { runAction, runnerNodes } from "../harness/runner.js";
 const defaults = (name: (typeof actionNames)[number]) =>
   Object.fromEntries(Object.entries({ ...commonInputs, ...actionSpecs[name].inputs }).map(([k, v]) => [k, v.default ?? ""]));
 
-const implemented: string[] = ["backup-db", "apply-migrations", "deploy-systemd", "deploy-supervisor", "deploy-compose", "verify-health"];
+const implemented: string[] = ["backup-db", "apply-migrations", "deploy-systemd", "deploy-supervisor", "deploy-compose", "verify-health", "rollback"];
 const envFor = (name: string) => (name === "deploy-supervisor" ? "recio" : name === "deploy-compose" ? "nas" : "production");
 const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ\n-----END OPENSSH PRIVATE KEY-----";
 

@@ -210,6 +210,16 @@ describe("deploy-compose", () => {
     expect(st.stdout).toMatch(/nas-1 {2}stack {2}live: \S+-5555555/);
     expect(st.stdout).toMatch(/web=sha256:[0-9a-f]{12}/);
   });
+
+  it("rollback returns the stack to the previous release's files and pinned images", async () => {
+    const r = runAction("rollback", { environment: "lab", hosts: "", "dry-run": "false", service: "", to: "", "restore-db": "false", "backup-id": "", "only-if-live": "", auto: "false", reason: "bad collectors", "lock-wait": "", "runner-dir": "backups", verify: "true" }, { cwd: ws, env: { STACK_TOKEN: SECRET, GITHUB_RUN_ID: "89" } });
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.outputs["release-id"]).toBe(v2);
+    expect(await get()).toBe("v2 token=18");
+    const pinned = (await ledger()).find((e: { release: string; outcome: string }) => e.release === v2 && e.outcome === "success").digests;
+    expect((await on("nas-1", "deploy", `${DOCKER} inspect -f '{{.Image}}' ${await containerOf("web")}`)).stdout).toBe(pinned.web);
+    expect((await ledger()).at(-1)).toMatchObject({ outcome: "rollback", release: v2, bad: true, reason: "bad collectors" });
+  });
 });
 
 describe("deploy-compose with compose v2 (the docker compose plugin, from Debian trixie's docker-compose .deb)", () => {

@@ -1,4 +1,5 @@
 import "../../remote/esm-shim.js";
-import { notImplemented, runAction } from "../run-action.js";
+import { rollbackBody } from "../rollback.js";
+import { runAction } from "../run-action.js";
 
-await runAction("rollback", notImplemented(7));
+await runAction("rollback", rollbackBody);

@@ -1,8 +1,8 @@
-export const id = 619;
-export const ids = [619];
+export const id = 825;
+export const ids = [825];
 export const modules = {
 
-/***/ 2619:
+/***/ 825:
 /***/ ((__unused_webpack_module, __webpack_exports__, __webpack_require__) => {
 
 
@@ -30,84 +30,10 @@ var external_node_stream_ = __webpack_require__(7075);
 var external_node_stream_promises_ = __webpack_require__(6466);
 // EXTERNAL MODULE: ./node_modules/node-ssh/lib/esm/index.mjs + 2 modules
 var esm = __webpack_require__(9487);
-;// CONCATENATED MODULE: ./src/commands/quote.ts
-// THE shell-quoting function. Every value placed into a remote script goes through quote(),
-// directly or through the sh`` template; no user value is ever concatenated into shell text.
-class UnquotableError extends Error {
-}
-/**
- * A single bash word that expands to exactly `value`, byte for byte: single quotes, with each
- * embedded ' written as '\''. Inside single quotes bash interprets nothing ($, `, \, !, globs,
- * newlines and unicode are literal). NUL cannot be represented in a shell word, so it is refused.
- */
-function quote(value) {
-    const s = String(value);
-    if (s.includes("\0"))
-        throw new UnquotableError(`cannot pass a value containing a NUL byte to a shell: ${JSON.stringify(s.slice(0, 40))}`);
-    if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(s))
-        return s; // nothing to quote: keeps scripts readable
-    return `'${s.replace(/'/g, `'\\''`)}'`;
-}
-/** A fragment of shell text that is already safe (built by sh`` or a trusted literal). */
-class Shell {
-    text;
-    constructor(text) {
-        this.text = text;
-    }
-    toString() {
-        return this.text;
-    }
-}
-/**
- * Template tag: literal parts are trusted script text, every interpolation is quoted
- * (arrays become several words; Shell fragments are inserted as they are).
- *   sh`mkdir -p ${dir} && cd ${dir}`
- */
-function sh(strings, ...values) {
-    // an invalid escape such as \1 leaves a cooked string undefined: never drop script text silently
-    if (strings.some((s) => s === undefined))
-        throw new Error(`invalid escape sequence in a sh\`\` template: ${strings.raw.join("${…}")}`);
-    let out = strings[0];
-    values.forEach((v, i) => {
-        out += words(v) + strings[i + 1];
-    });
-    return new Shell(out);
-}
-function words(v) {
-    if (v instanceof Shell)
-        return v.text;
-    if (Array.isArray(v))
-        return v.map((x) => words(x)).join(" ");
-    return quote(v);
-}
-/** Join script fragments into one script, one per line. */
-function script(...parts) {
-    return new Shell(parts.filter((p) => p !== false && p !== undefined).map(String).join("\n"));
-}
-
-;// CONCATENATED MODULE: ./src/remote/errors.ts
-// Errors of remote commands: they carry the host, the step, the exit code and the last output lines.
-class RemoteError extends Error {
-    host;
-    step;
-    constructor(host, step, message) {
-        super(message);
-        this.host = host;
-        this.step = step;
-        this.name = "RemoteError";
-    }
-}
-class RemoteCommandError extends RemoteError {
-    code;
-    tail;
-    constructor(host, step, code, tail, reason) {
-        super(host, step, `[${host}] step "${step}" ${reason}${tail.length ? `; last output:\n  ${tail.join("\n  ")}` : " (no output)"}`);
-        this.code = code;
-        this.tail = tail;
-        this.name = "RemoteCommandError";
-    }
-}
-
+// EXTERNAL MODULE: ./src/commands/quote.ts
+var quote = __webpack_require__(7654);
+// EXTERNAL MODULE: ./src/remote/errors.ts
+var errors = __webpack_require__(6255);
 ;// CONCATENATED MODULE: ./src/remote/hostkey.ts
 // Host key pinning. A host is trusted only if the key it presents matches a pinned SHA256
 // fingerprint or a pinned known_hosts line. There is no way to skip this.
@@ -200,7 +126,7 @@ class Remote {
     get client() {
         const c = this.ssh.connection;
         if (!c || this.closed)
-            throw new RemoteError(this.name, "connect", `[${this.name}] connection is closed`);
+            throw new errors/* RemoteError */.H(this.name, "connect", `[${this.name}] connection is closed`);
         return c;
     }
     static async connect(target, log, jump) {
@@ -238,7 +164,7 @@ class Remote {
             if (refusal)
                 throw refusal;
             const via = target.jump ? ` via ${target.jump.name}` : "";
-            throw new RemoteError(target.name, "connect", `cannot connect to host ${target.name} (${target.user}@${target.address}:${target.port}${via}): ${err.message}`);
+            throw new errors/* RemoteError */.H(target.name, "connect", `cannot connect to host ${target.name} (${target.user}@${target.address}:${target.port}${via}): ${err.message}`);
         }
         const remote = new Remote(target, ssh, log, jump);
         // no Nagle: a script's small writes (channel open, exec, stdin, EOF) must not each wait for
@@ -250,7 +176,7 @@ class Remote {
     }
     /** A TCP stream to address:port opened from this host (for jump hosts and tunnels). */
     forward(address, port) {
-        return new Promise((resolve, reject) => this.client.forwardOut("127.0.0.1", 0, address, port, (err, stream) => err ? reject(new RemoteError(this.name, "forward", `[${this.name}] cannot open a tunnel to ${address}:${port}: ${err.message}`)) : resolve(stream)));
+        return new Promise((resolve, reject) => this.client.forwardOut("127.0.0.1", 0, address, port, (err, stream) => err ? reject(new errors/* RemoteError */.H(this.name, "forward", `[${this.name}] cannot open a tunnel to ${address}:${port}: ${err.message}`)) : resolve(stream)));
     }
     /**
      * Run a script with `bash -euo pipefail`, fed on stdin (never in argv). The script is wrapped in
@@ -260,9 +186,9 @@ class Remote {
     async run(body, opts) {
         const timeoutMs = opts.timeoutMs ?? this.target.commandTimeoutMs;
         const secs = Math.max(1, Math.ceil(timeoutMs / 1000));
-        const command = sh `timeout --kill-after=5 ${secs} ${BASH} -s`;
+        const command = (0,quote.sh) `timeout --kill-after=5 ${secs} ${BASH} -s`;
         if (body.text.includes("\0"))
-            throw new RemoteError(this.name, opts.step, `[${this.name}] step "${opts.step}": the script contains a NUL byte`);
+            throw new errors/* RemoteError */.H(this.name, opts.step, `[${this.name}] step "${opts.step}": the script contains a NUL byte`);
         const wrapped = `__slipway_main() {\n${body.text}\n}\n__slipway_main </dev/null\n`;
         const stdout = [];
         const stderr = [];
@@ -330,7 +256,7 @@ class Remote {
                 : code === TIMEOUT_EXIT || code === 137
                     ? `timed out after ${secs}s and was stopped (exit ${code})`
                     : `failed with exit code ${code}`;
-            throw new RemoteCommandError(this.name, opts.step, code, result.tail, reason);
+            throw new errors/* RemoteCommandError */.a(this.name, opts.step, code, result.tail, reason);
         }
         return result;
     }
@@ -343,12 +269,12 @@ class Remote {
         return new Promise((resolve, reject) => {
             this.client.exec(command.text, (err, ch) => {
                 if (err)
-                    return reject(new RemoteError(this.name, step, `[${this.name}] step "${step}": cannot start a command: ${err.message}`));
+                    return reject(new errors/* RemoteError */.H(this.name, step, `[${this.name}] step "${step}": cannot start a command: ${err.message}`));
                 let code = null;
                 let signal;
                 const timer = setTimeout(() => {
                     ch.destroy();
-                    reject(new RemoteCommandError(this.name, step, null, [], `did not answer within ${Math.round(timeoutMs / 1000)}s; the channel was closed`));
+                    reject(new errors/* RemoteCommandError */.a(this.name, step, null, [], `did not answer within ${Math.round(timeoutMs / 1000)}s; the channel was closed`));
                 }, timeoutMs);
                 ch.on("exit", (c, s) => {
                     code = c;
@@ -381,9 +307,9 @@ class Remote {
                 ch.end();
         });
         if (code !== 0)
-            throw new RemoteCommandError(this.name, step, code, errTail, code === null ? "lost its connection before the transfer finished" : `failed with exit code ${code}`);
+            throw new errors/* RemoteCommandError */.a(this.name, step, code, errTail, code === null ? "lost its connection before the transfer finished" : `failed with exit code ${code}`);
         if (failure)
-            throw new RemoteError(this.name, step, `[${this.name}] step "${step}": local stream failed: ${failure.message}`);
+            throw new errors/* RemoteError */.H(this.name, step, `[${this.name}] step "${step}": local stream failed: ${failure.message}`);
     }
     /**
      * Upload one file as a stream. It is written to a temporary name, its size checked, then
@@ -396,12 +322,12 @@ class Remote {
         const hash = (0,external_node_crypto_.createHash)("sha256");
         const source = (0,external_node_fs_.createReadStream)(local).pipe(hashing(hash));
         const out = new CollectText();
-        const cmd = sh `${BASH} -c ${UPLOAD_FILE} slipway-upload ${remotePath} ${size} ${opts.mode ?? "0644"}`;
+        const cmd = (0,quote.sh) `${BASH} -c ${UPLOAD_FILE} slipway-upload ${remotePath} ${size} ${opts.mode ?? "0644"}`;
         await this.stream(cmd, step, { input: source, output: out });
         const sha256 = hash.digest("hex");
         const remoteSum = out.text.trim();
         if (remoteSum !== sha256)
-            throw new RemoteError(this.name, step, `[${this.name}] step "${step}": checksum mismatch for ${remotePath}: sent ${sha256}, host computed ${remoteSum || "nothing"}`);
+            throw new errors/* RemoteError */.H(this.name, step, `[${this.name}] step "${step}": checksum mismatch for ${remotePath}: sent ${sha256}, host computed ${remoteSum || "nothing"}`);
         return { sha256, size };
     }
     /**
@@ -413,7 +339,7 @@ class Remote {
         const tarDone = processExit(tar, "tar -c " + localDir);
         const hash = (0,external_node_crypto_.createHash)("sha256");
         let size = 0;
-        await this.stream(sh `mkdir -p ${remoteDir} && tar --no-same-owner -xf - -C ${remoteDir}`, step, { input: tar.stdout.pipe(hashing(hash, (n) => (size += n))) });
+        await this.stream((0,quote.sh) `mkdir -p ${remoteDir} && tar --no-same-owner -xf - -C ${remoteDir}`, step, { input: tar.stdout.pipe(hashing(hash, (n) => (size += n))) });
         await tarDone;
         return { sha256: hash.digest("hex"), size };
     }
@@ -427,7 +353,7 @@ class Remote {
         const file = (0,external_node_fs_.createWriteStream)(tmp, { mode: 0o600 });
         const written = (0,external_node_stream_promises_.pipeline)(tap, file);
         try {
-            await this.stream(sh `cat ${remotePath}`, step, { output: tap });
+            await this.stream((0,quote.sh) `cat ${remotePath}`, step, { output: tap });
             await written;
             await (0,promises_.rename)(tmp, local);
         }
@@ -443,7 +369,7 @@ class Remote {
         await (0,promises_.mkdir)(localDir, { recursive: true });
         const tar = (0,external_node_child_process_.spawn)("tar", ["-C", localDir, "-xf", "-"], { stdio: ["pipe", "ignore", "pipe"] });
         const tarDone = processExit(tar, "tar -x into " + localDir);
-        await this.stream(sh `tar -C ${remoteDir} -cf - .`, step, { output: tar.stdin });
+        await this.stream((0,quote.sh) `tar -C ${remoteDir} -cf - .`, step, { output: tar.stdin });
         await tarDone;
     }
     async close() {
@@ -461,7 +387,7 @@ class Remote {
  * bash for our scripts: strict mode, and no startup files (Debian's bash sources bashrc when run
  * by sshd, and bashrc is not written for `set -u`).
  */
-const BASH = new Shell("bash --norc --noprofile -euo pipefail");
+const BASH = new quote/* Shell */.$f("bash --norc --noprofile -euo pipefail");
 /** A pass-through that feeds every chunk to a hash (attached inside the pipeline, so nothing is lost). */
 function hashing(hash, count) {
     return new external_node_stream_.Transform({
