@@ -85,7 +85,7 @@ export async function rollbackBody(ctx: ActionContext): Promise<void> {
 
   // code goes back; the schema does not: name every migration applied since the target release
   const warnings: string[] = [];
-  for (const r of results.filter((r) => r.to)) {
+  for (const r of results.filter((r) => r.to && !r.skipped)) {
     const fromHead = r.abandoned?.migrationHead as string | undefined;
     const toHead = r.target?.migrationHead as string | undefined;
     for (const [dbName, db] of Object.entries(env.databases)) {
@@ -120,7 +120,7 @@ export async function rollbackBody(ctx: ActionContext): Promise<void> {
   }
 
   // verify: the environment's checks on the hosts that went back
-  const back = [...new Set(results.filter((r) => r.to).map((r) => r.host))];
+  const back = [...new Set(results.filter((r) => r.to && !r.skipped).map((r) => r.host))];
   let verifyFailure: string | undefined;
   if (ctx.input("verify") !== "false" && env.checks.length && back.length && failures.length === 0) {
     const report = await ctx.log.group("verify the rolled-back release", () => runHealthChecks(ctx, { hosts: back }));

@@ -58,6 +58,9 @@ if ! mkdir ${p.lock} 2>/dev/null; then
     echo "slipway:lock-expired $(cat ${`${p.lock}/owner.json`})"
     rm -rf ${p.lock}
     mkdir ${p.lock}
+  elif ${/\/actions\/runs\/\d+ /.test(o.owner.run) ? sh`grep -qF ${`"run":${JSON.stringify(o.owner.run)}`} ${`${p.lock}/owner.json`} 2>/dev/null` : sh`false`}; then
+    # a re-run of the same workflow run: its earlier attempt died holding the lock (runs attempts one at a time)
+    echo "slipway:lock-expired (an earlier attempt of this run) $(cat ${`${p.lock}/owner.json`})"
   else
     echo "slipway:lock-held $(cat ${`${p.lock}/owner.json`} 2>/dev/null || echo '{}')"
     exit ${LOCK_HELD_EXIT}

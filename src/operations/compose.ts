@@ -222,7 +222,7 @@ ${waitHealthyScript(c, { project, services: digests, timeoutSec: req.timeoutSec,
         req.log.error(`[${remote.name}] restoring ${previous ?? "the previous release"} failed too: ${r.message}`);
         return false;
       });
-    unlocked = await recordLedger(remote, p, req, { outcome: "failed", kind: "compose", previous, error: reason.slice(0, 4000), restored }, true).then(
+    unlocked = await recordLedger(remote, p, req, { outcome: "failed", kind: "compose", previous, error: reason.slice(0, 4000), restored }, true, switched ? undefined : sh`rm -rf ${p.release}`).then(
       () => true,
       () => false,
     );

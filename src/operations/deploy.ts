@@ -187,7 +187,8 @@ ${pruneReleasesScript(p, req.keep, previous)}`;
         req.log.error(`[${remote.name}] restoring ${previous ?? "the previous release"} failed too: ${r.message}`);
         return false;
       });
-    unlocked = await recordLedger(remote, p, req, { outcome: "failed", previous, unit: d.label, error: reason.slice(0, 2000), restored }, true).then(
+    // nothing points at a release that was never switched to: remove it (a partial upload too)
+    unlocked = await recordLedger(remote, p, req, { outcome: "failed", previous, unit: d.label, error: reason.slice(0, 2000), restored }, true, switched ? undefined : sh`rm -rf ${p.release}`).then(
       () => true,
       () => false,
     );

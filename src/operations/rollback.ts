@@ -67,13 +67,13 @@ export function chooseTarget(entries: LedgerEntry[], o: { current?: string; to?:
   const bad = badReleases(entries);
   const good = entries.filter((e) => e.outcome === "success" && e.release);
   if (o.to) {
-    const want = o.to.toLowerCase();
-    const byId = [...good].reverse().find((e) => e.release === o.to);
-    const bySha = want.length >= 7 ? [...good].reverse().find((e) => String(e.sha ?? "").toLowerCase().startsWith(want)) : undefined;
-    const hit = byId ?? bySha;
+    // several ids (a deploy's release-id output for several services): the one this host has
+    const wants = o.to.split(/[\s,]+/).filter(Boolean);
+    const hit = wants
+      .map((w) => [...good].reverse().find((e) => e.release === w) ?? (w.length >= 7 ? [...good].reverse().find((e) => String(e.sha ?? "").toLowerCase().startsWith(w.toLowerCase())) : undefined))
+      .find((e) => e !== undefined);
     if (!hit) throw new Error(`[${o.host}] no successful deploy of ${o.to} in the ledger (release ids or git shas of 7+ characters; see \`slipway status\`)`);
-    if (!o.onDisk.has(hit.release!)) throw new Error(`[${o.host}] release ${hit.release} (${o.to}) is no longer on the host: it was pruned (on disk: ${[...o.onDisk].join(", ") || "none"})`);
-    if (hit.release === o.current) throw new Error(`[${o.host}] release ${hit.release} is already live`);
+    if (hit.release !== o.current && !o.onDisk.has(hit.release!)) throw new Error(`[${o.host}] release ${hit.release} (${o.to}) is no longer on the host: it was pruned (on disk: ${[...o.onDisk].join(", ") || "none"})`);
     return hit;
   }
   const prev = [...good].reverse().find((e) => e.release !== o.current && !bad.has(e.release!) && o.onDisk.has(e.release!));
@@ -113,6 +113,11 @@ ${req.compose ? detectComposeScript(req.compose.commands) : sh`:`}`);
     const to = target.release!;
     result.to = to;
     result.target = target;
+    if (to === current) {
+      // asked for the release that is live (a restore-db job after the code rollback): nothing to switch
+      result.skipped = `release ${to} is already live`;
+      return result;
+    }
     result.abandoned = [...entries].reverse().find((e) => e.release === current && e.outcome === "success");
     const cron = req.cronUser ? cronLinesToRestore(entries, target) : [];
     const tp = releasePaths(req.deployTo, to);

@@ -61,13 +61,22 @@ export class Remote {
   /** remote exec calls made on this connection (benchmarks count them) */
   execCount = 0;
   private closed = false;
+  /** set when the connection dropped (keepalive timeout, reset, host gone) */
+  private lost = false;
+  /** commands in flight: ended at once when the connection drops, so nothing waits for a dead host */
+  private readonly inFlight = new Set<() => void>();
 
   private constructor(
     readonly target: RemoteTarget,
     private readonly ssh: NodeSSH,
     private readonly log: Log,
     private readonly jump?: Remote,
-  ) {}
+  ) {
+    ssh.connection?.on("close", () => {
+      this.lost = true;
+      for (const end of [...this.inFlight]) end();
+    });
+  }
 
   get name(): string {
     return this.target.name;
@@ -76,6 +85,7 @@ export class Remote {
   private get client(): Client {
     const c = this.ssh.connection;
     if (!c || this.closed) throw new RemoteError(this.name, "connect", `[${this.name}] connection is closed`);
+    if (this.lost) throw new RemoteError(this.name, "connect", `[${this.name}] the connection to the host was lost`);
     return c;
   }
 
@@ -213,20 +223,31 @@ export class Remote {
   private execRaw(command: Shell, step: string, timeoutMs: number, attach: (ch: ClientChannel) => void): Promise<{ code: number | null; signal?: string }> {
     this.execCount++;
     return new Promise((resolve, reject) => {
+      // the connection dropped before the command could start or end: fail now, not at the timeout
+      const dropped = () => {
+        this.inFlight.delete(dropped);
+        reject(new RemoteCommandError(this.name, step, null, [], "lost its connection to the host"));
+      };
+      this.inFlight.add(dropped);
       this.client.exec(command.text, (err, ch) => {
-        if (err) return reject(new RemoteError(this.name, step, `[${this.name}] step "${step}": cannot start a command: ${err.message}`));
+        if (err) {
+          this.inFlight.delete(dropped);
+          return reject(new RemoteError(this.name, step, `[${this.name}] step "${step}": cannot start a command: ${err.message}`));
+        }
         let code: number | null = null;
         let signal: string | undefined;
         const timer = setTimeout(() => {
           ch.destroy();
           reject(new RemoteCommandError(this.name, step, null, [], `did not answer within ${Math.round(timeoutMs / 1000)}s; the channel was closed`));
         }, timeoutMs);
+        timer.unref(); // never what keeps the action alive
         ch.on("exit", (c: number | null, s?: string) => {
           code = c;
           signal = s ?? undefined;
         });
         ch.on("close", () => {
           clearTimeout(timer);
+          this.inFlight.delete(dropped);
           resolve({ code, signal });
         });
         attach(ch);
@@ -280,7 +301,13 @@ export class Remote {
     const tarDone = processExit(tar, "tar -c " + localDir);
     const hash = createHash("sha256");
     let size = 0;
-    await this.stream(sh`mkdir -p ${remoteDir} && tar --no-same-owner -xf - -C ${remoteDir}`, step, { input: tar.stdout.pipe(hashing(hash, (n) => (size += n))) });
+    try {
+      await this.stream(sh`mkdir -p ${remoteDir} && tar --no-same-owner -xf - -C ${remoteDir}`, step, { input: tar.stdout.pipe(hashing(hash, (n) => (size += n))) });
+    } catch (e) {
+      tar.kill(); // blocked on a pipe nobody reads any more: it would keep the action alive
+      await tarDone.catch(() => undefined);
+      throw e;
+    }
     await tarDone;
     return { sha256: hash.digest("hex"), size };
   }
@@ -311,7 +338,13 @@ export class Remote {
     await mkdir(localDir, { recursive: true });
     const tar = spawn("tar", ["-C", localDir, "-xf", "-"], { stdio: ["pipe", "ignore", "pipe"] });
     const tarDone = processExit(tar, "tar -x into " + localDir);
-    await this.stream(sh`tar -C ${remoteDir} -cf - .`, step, { output: tar.stdin });
+    try {
+      await this.stream(sh`tar -C ${remoteDir} -cf - .`, step, { output: tar.stdin });
+    } catch (e) {
+      tar.kill();
+      await tarDone.catch(() => undefined);
+      throw e;
+    }
     await tarDone;
   }
 

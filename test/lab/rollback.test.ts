@@ -9,7 +9,7 @@ import path from "node:path";
 import { parse, stringify } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runAction, runActionAsync } from "../harness/runner.js";
-import { lab, on } from "./helpers.js";
+import { lab, on, probe } from "./helpers.js";
 
 let ws: string;
 const PORT = 8082;
@@ -44,38 +44,6 @@ const get = async () => (await on("droplet-1", "deploy", `curl -fsS -m 3 http://
 const ledger = async () => (await on("droplet-1", "deploy", "cat /srv/rb/_slipway/ledger.jsonl")).stdout.split("\n").map((l) => JSON.parse(l));
 const wait = () => new Promise((r) => setTimeout(r, 1100));
 
-/** Poll the service from the machine every 50 ms while fn runs; the longest stretch without an answer. */
-async function probe<T>(fn: () => Promise<T>): Promise<{ value: T; maxGapMs: number; failures: number; polls: number }> {
-  const url = `http://${lab().hosts.find((h) => h.name === "droplet-1")!.address}:${PORT}/`;
-  let stop = false;
-  let lastOk = Date.now();
-  let maxGapMs = 0;
-  let failures = 0;
-  let polls = 0;
-  const loop = (async () => {
-    while (!stop) {
-      polls++;
-      try {
-        const r = await fetch(url, { signal: AbortSignal.timeout(1000) });
-        await r.text();
-        if (r.ok) {
-          maxGapMs = Math.max(maxGapMs, Date.now() - lastOk);
-          lastOk = Date.now();
-        } else failures++;
-      } catch {
-        failures++;
-      }
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  })();
-  await new Promise((r) => setTimeout(r, 200));
-  const value = await fn(); // the action runs in a child process while this process keeps polling
-  stop = true;
-  await loop;
-  maxGapMs = Math.max(maxGapMs, Date.now() - lastOk);
-  return { value, maxGapMs, failures, polls };
-}
-
 const cleanup = async () => {
   await on("droplet-1", "root", "systemctl disable --now rb.service 2>/dev/null; rm -f /etc/systemd/system/rb.service; systemctl daemon-reload; systemctl reset-failed; rm -rf /srv/rb /var/backups/slipway/rbtest; crontab -u deploy -r 2>/dev/null; su postgres -c \"psql -q -d app -c 'drop table if exists rb_items'\"; true");
 };
@@ -103,7 +71,7 @@ describe("rollback (systemd)", () => {
     expect(await get()).toBe("v2 mode=two");
     expect((await on("droplet-1", "deploy", "crontab -l || true")).stdout).toBe("");
 
-    const { value: r, maxGapMs, failures, polls } = await probe(() => runActionAsync("rollback", rollbackInputs({}, "lab-cron"), { cwd: ws, env: GH }));
+    const { value: r, maxGapMs, failures, polls } = await probe(`http://${lab().hosts.find((h) => h.name === "droplet-1")!.address}:${PORT}/`, () => runActionAsync("rollback", rollbackInputs({}, "lab-cron"), { cwd: ws, env: GH }));
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(r.outputs["release-id"]).toBe(ids.v1);
     expect(await get()).toBe("v1 mode=one"); // v1's env file came back with v1
@@ -154,5 +122,11 @@ describe("rollback (systemd)", () => {
     expect((await psql("select count(*) from rb_items")).stdout).toBe("1");
     expect(r.stdout).toMatch(/safety backup of droplet-app before the restore: droplet-app-\S+/);
     expect((await on("droplet-1", "deploy", "ls /var/backups/slipway/rbtest | grep -c '\\.dump$'")).stdout).toBe("2");
+    // rollback.yml's restore job: the code is already back (to = the live release), only the database is restored
+    await psql("insert into rb_items values (4)");
+    const job = rollback({ to: `${r.outputs["release-id"]} 20990101T000000000Z-0000000`, "restore-db": "true", "backup-id": b.outputs["backup-id"]! });
+    expect(job.code, job.stdout + job.stderr).toBe(0);
+    expect(job.summary).toContain("is already live");
+    expect((await psql("select count(*) from rb_items")).stdout).toBe("1");
   });
 });

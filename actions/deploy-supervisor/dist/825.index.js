@@ -114,11 +114,20 @@ class Remote {
     /** remote exec calls made on this connection (benchmarks count them) */
     execCount = 0;
     closed = false;
+    /** set when the connection dropped (keepalive timeout, reset, host gone) */
+    lost = false;
+    /** commands in flight: ended at once when the connection drops, so nothing waits for a dead host */
+    inFlight = new Set();
     constructor(target, ssh, log, jump) {
         this.target = target;
         this.ssh = ssh;
         this.log = log;
         this.jump = jump;
+        ssh.connection?.on("close", () => {
+            this.lost = true;
+            for (const end of [...this.inFlight])
+                end();
+        });
     }
     get name() {
         return this.target.name;
@@ -127,6 +136,8 @@ class Remote {
         const c = this.ssh.connection;
         if (!c || this.closed)
             throw new errors/* RemoteError */.H(this.name, "connect", `[${this.name}] connection is closed`);
+        if (this.lost)
+            throw new errors/* RemoteError */.H(this.name, "connect", `[${this.name}] the connection to the host was lost`);
         return c;
     }
     static async connect(target, log, jump) {
@@ -267,21 +278,31 @@ class Remote {
     execRaw(command, step, timeoutMs, attach) {
         this.execCount++;
         return new Promise((resolve, reject) => {
+            // the connection dropped before the command could start or end: fail now, not at the timeout
+            const dropped = () => {
+                this.inFlight.delete(dropped);
+                reject(new errors/* RemoteCommandError */.a(this.name, step, null, [], "lost its connection to the host"));
+            };
+            this.inFlight.add(dropped);
             this.client.exec(command.text, (err, ch) => {
-                if (err)
+                if (err) {
+                    this.inFlight.delete(dropped);
                     return reject(new errors/* RemoteError */.H(this.name, step, `[${this.name}] step "${step}": cannot start a command: ${err.message}`));
+                }
                 let code = null;
                 let signal;
                 const timer = setTimeout(() => {
                     ch.destroy();
                     reject(new errors/* RemoteCommandError */.a(this.name, step, null, [], `did not answer within ${Math.round(timeoutMs / 1000)}s; the channel was closed`));
                 }, timeoutMs);
+                timer.unref(); // never what keeps the action alive
                 ch.on("exit", (c, s) => {
                     code = c;
                     signal = s ?? undefined;
                 });
                 ch.on("close", () => {
                     clearTimeout(timer);
+                    this.inFlight.delete(dropped);
                     resolve({ code, signal });
                 });
                 attach(ch);
@@ -339,7 +360,14 @@ class Remote {
         const tarDone = processExit(tar, "tar -c " + localDir);
         const hash = (0,external_node_crypto_.createHash)("sha256");
         let size = 0;
-        await this.stream((0,quote.sh) `mkdir -p ${remoteDir} && tar --no-same-owner -xf - -C ${remoteDir}`, step, { input: tar.stdout.pipe(hashing(hash, (n) => (size += n))) });
+        try {
+            await this.stream((0,quote.sh) `mkdir -p ${remoteDir} && tar --no-same-owner -xf - -C ${remoteDir}`, step, { input: tar.stdout.pipe(hashing(hash, (n) => (size += n))) });
+        }
+        catch (e) {
+            tar.kill(); // blocked on a pipe nobody reads any more: it would keep the action alive
+            await tarDone.catch(() => undefined);
+            throw e;
+        }
         await tarDone;
         return { sha256: hash.digest("hex"), size };
     }
@@ -369,7 +397,14 @@ class Remote {
         await (0,promises_.mkdir)(localDir, { recursive: true });
         const tar = (0,external_node_child_process_.spawn)("tar", ["-C", localDir, "-xf", "-"], { stdio: ["pipe", "ignore", "pipe"] });
         const tarDone = processExit(tar, "tar -x into " + localDir);
-        await this.stream((0,quote.sh) `tar -C ${remoteDir} -cf - .`, step, { output: tar.stdin });
+        try {
+            await this.stream((0,quote.sh) `tar -C ${remoteDir} -cf - .`, step, { output: tar.stdin });
+        }
+        catch (e) {
+            tar.kill();
+            await tarDone.catch(() => undefined);
+            throw e;
+        }
         await tarDone;
     }
     async close() {

@@ -9,6 +9,9 @@ if ! mkdir ${e.lock} 2>/dev/null; then
     echo "slipway:lock-expired $(cat ${`${e.lock}/owner.json`})"
     rm -rf ${e.lock}
     mkdir ${e.lock}
+  elif ${/\/actions\/runs\/\d+ /.test(t.owner.run)?sh`grep -qF ${`"run":${JSON.stringify(t.owner.run)}`} ${`${e.lock}/owner.json`} 2>/dev/null`:sh`false`}; then
+    # a re-run of the same workflow run: its earlier attempt died holding the lock (runs attempts one at a time)
+    echo "slipway:lock-expired (an earlier attempt of this run) $(cat ${`${e.lock}/owner.json`})"
   else
     echo "slipway:lock-held $(cat ${`${e.lock}/owner.json`} 2>/dev/null || echo '{}')"
     exit ${i}
