@@ -9,7 +9,7 @@ import { deployComposeHost } from "../operations/compose.js";
 import { DeployError, deployHost, supervisorDriver, systemdDriver, type HostDeployResult } from "../operations/deploy.js";
 import { migrateDatabase } from "./database.js";
 import { runIdentity } from "../operations/pg.js";
-import { mdDetails, mdTable } from "../report/summary.js";
+import { hostsStepsTable, mdDetails, mdTable, mdTimeline } from "../report/summary.js";
 import type { ActionContext } from "./run-action.js";
 
 type Kind = "systemd" | "supervisor" | "compose";
@@ -129,12 +129,17 @@ async function deployBody(ctx: ActionContext, kind: Kind): Promise<void> {
   if (kind === "compose") ctx.out.set("digests", JSON.stringify(Object.fromEntries(results.map((r) => [r.host, r.digests ?? {}]))));
   let md = `### slipway deploy-${kind} — ${ctx.loaded.name}, release ${id}\n\n`;
   md += mdTable(
-    ["host", "outcome", "release", "previous", "steps (ms)"],
+    ["host", "outcome", "release", "previous"],
     [
-      ...results.map((r) => [r.host, r.changed ? "✅ deployed" : "✅ unchanged", r.releaseId, r.previous ?? "none", r.steps.map((s) => `${s.step} ${s.ms}`).join(", ")]),
-      ...failures.map((f) => [f.host, (f.error as DeployError).restored ? "❌ failed, previous restored" : "❌ failed", "", "", ((f.error as DeployError).steps ?? []).map((s) => `${s.step} ${s.ms}`).join(", ")]),
+      ...results.map((r) => [r.host, r.changed ? "✅ deployed" : "✅ unchanged", r.releaseId, r.previous ?? "none"]),
+      ...failures.map((f) => [f.host, (f.error as DeployError).restored ? "❌ failed, previous restored" : "❌ failed", "", ""]),
     ],
   );
+  // hosts × steps × duration, and the same as a timeline
+  const spans = [...results.map((r) => ({ host: r.host, steps: r.steps })), ...failures.map((f) => ({ host: f.host, steps: (f.error as DeployError).steps ?? [] }))].flatMap((h) =>
+    h.steps.map((st) => ({ host: h.host, step: st.step, startMs: st.startMs, endMs: st.startMs + st.ms })),
+  );
+  if (spans.length) md += `\n${hostsStepsTable(spans)}\n${mdTimeline(spans)}`;
   for (const r of results.filter((r) => r.digests)) md += `\n${mdTable([`${r.host}: service`, "image id"], Object.entries(r.digests!).map(([svc, d]) => [svc, `\`${d}\``]))}`;
   for (const f of failures) md += mdDetails(`${f.host}: why it failed`, f.error.message);
   await ctx.out.summary(md);

@@ -82,7 +82,7 @@ export async function deployComposeHost(remote: Remote, req: ComposeDeployReques
     try {
       return await fn();
     } finally {
-      steps.push({ step, ms: Date.now() - t });
+      steps.push({ step, ms: Date.now() - t, startMs: t });
     }
   };
   // 1. lock, and find docker compose on the host in the same exec

@@ -57,6 +57,8 @@ export interface DeployRequest {
 export interface StepTiming {
   step: string;
   ms: number;
+  /** wall-clock start (epoch ms), for the summary's timeline */
+  startMs: number;
 }
 
 export interface HostDeployResult {
@@ -133,7 +135,7 @@ export async function deployHost(remote: Remote, req: DeployRequest): Promise<Ho
     try {
       return await fn();
     } finally {
-      steps.push({ step, ms: Date.now() - t });
+      steps.push({ step, ms: Date.now() - t, startMs: t });
     }
   };
   const { previous } = await timed("lock", () => lock(remote, p, req));

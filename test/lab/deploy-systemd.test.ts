@@ -73,6 +73,8 @@ describe("deploy-systemd", () => {
     expect(r.stdout).toContain("::add-mask::s3cret-token-value"); // masked before use
     expect(r.stdout.split("\n").filter((l) => !l.startsWith("::add-mask::")).join("\n")).not.toContain("s3cret-token-value");
     expect(r.summary).toContain("| droplet-1 | ✅ deployed |");
+    expect(r.summary).toMatch(/\| host \| lock \| upload \| stage\+switch\+restart \| finish \| total \|\n.*\n\| droplet-1 \| \d/); // hosts × steps × duration
+    expect(r.summary).toMatch(/```mermaid\ngantt\n[\s\S]*section droplet-1\n {2}lock \(/); // and as a timeline
     const unitSha = (await on("droplet-1", "deploy", "sha256sum /etc/systemd/system/web.service | cut -d' ' -f1")).stdout;
     expect((await ledger()).at(-1)).toMatchObject({
       outcome: "success", release: r.outputs["release-id"], sha: "1111111aaaa", actor: "alice", run: "https://github.com/acme/web/actions/runs/77 (alice)",
