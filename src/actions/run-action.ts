@@ -109,10 +109,3 @@ export async function runAction(name: ActionName, body: ActionBody): Promise<voi
     core.setFailed(secrets.redact(`${spec.name}: ${(e as Error).message}`));
   }
 }
-
-/** The body of an action whose operation has not landed yet: it fails, loudly, every time. */
-export function notImplemented(issue: number): ActionBody {
-  return async (ctx) => {
-    throw new Error(`not implemented yet (tracked in issue #${issue}); nothing was changed on ${ctx.hosts.join(", ") || "any host"}`);
-  };
-}

@@ -133,7 +133,9 @@ export const actionSpecs: Record<ActionName, ActionSpec> = {
       report: "JSON report: each check with result and timing.",
     },
     hostsOf: (env) => {
-      const named = uniq(env.checks.flatMap((c) => [c.from, ...(c.hosts ?? [])]));
+      // checks without from:/hosts: run where the services (or the database) are
+      const implicit = env.checks.some((c) => !c.from && !c.hosts) ? [...serviceHosts(env), ...databaseHosts(env)] : [];
+      const named = uniq([...env.checks.flatMap((c) => [c.from, ...(c.hosts ?? [])]), ...implicit]);
       return named.length > 0 ? named : Object.keys(env.hosts);
     },
   },

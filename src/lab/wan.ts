@@ -1,7 +1,7 @@
 // The WAN link (recipe 07): a network namespace for the runner side, joined to the machine by a
 // delayed TUN link (wan_bridge.py; this kernel has no netem). The machine routes between that link
 // and the hosts' veths, so `ip netns exec slipway-wan <cmd>` reaches every host with RTT = 2 x delay.
-import { openSync, closeSync, existsSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
+import { openSync, closeSync, existsSync, readFileSync, readdirSync, rmdirSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
 import { spawn } from "node:child_process";
 import path from "node:path";
 import { IPT_COMMENT, SH_DIR, WAN_HOST_IF, WAN_HOST_IP, WAN_NETNS, WAN_RUNNER_IP } from "./paths.js";
@@ -16,6 +16,8 @@ const FORWARD_RULES = [
 export async function wanUp(labDir: string, delayMs: number): Promise<LabWan> {
   const dir = path.join(labDir, "wan");
   mkdirSync(dir, { recursive: true });
+  // `ip netns add` makes /run/netns a mount point when it is the first namespace: remember, to undo it
+  if (!existsSync("/run/netns")) writeFileSync(path.join(dir, "netns-dir-created"), "");
   await run("ip", ["netns", "add", WAN_NETNS]);
   const log = openSync(path.join(dir, "bridge.log"), "a");
   // /usr/bin/python3: the machine's python (a pyenv shim on PATH may not be usable by root scripts)
@@ -50,6 +52,12 @@ export async function wanDown(labDir: string) {
   }
   const ns = await run("ip", ["netns", "list"]);
   if (ns.stdout.split("\n").some((l) => l.split(" ")[0] === WAN_NETNS)) await run("ip", ["netns", "del", WAN_NETNS]);
+  const marker = path.join(dir, "netns-dir-created");
+  if (existsSync(marker) && existsSync("/run/netns") && readdirSync("/run/netns").length === 0) {
+    await run("umount", ["/run/netns"], { allowFail: true });
+    rmdirSync("/run/netns");
+    rmSync(marker, { force: true });
+  }
   // every rule carrying the lab's comment, whatever its exact form
   const rules = (await run("iptables", ["-S"], { allowFail: true })).stdout.split("\n").filter((l) => l.startsWith("-A ") && l.includes(`--comment ${IPT_COMMENT}`));
   for (const r of rules) await run("iptables", ["-D", ...r.slice(3).split(" ")], { allowFail: true });

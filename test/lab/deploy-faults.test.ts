@@ -112,6 +112,16 @@ describe("deploy faults (with a continuous HTTP probe)", () => {
     gapOk(p);
   }, 120_000);
 
+  it("the lock is held by another run: the second deploy is refused at once, naming the holder; the live release keeps serving", async () => {
+    await on(HOST, "deploy", `mkdir /srv/faults/_slipway/lock && echo '{"run":"https://github.com/acme/faults/actions/runs/554 (gina)","actor":"gina","sha":"abc1234","since":"2026-11-23T10:00:00Z","expires":"2999-01-01T00:00:00Z"}' > /srv/faults/_slipway/lock/owner.json`);
+    const p = await probe(url(), () => runActionAsync("deploy-systemd", deployInputs(release("blocked", app("blocked")), "6666666ffff"), { cwd: ws, env: GH }));
+    await on(HOST, "deploy", "rm -rf /srv/faults/_slipway/lock");
+    expect(p.value.code).toBe(1);
+    expect(p.value.stdout).toContain("another deploy holds the lock on /srv/faults: https://github.com/acme/faults/actions/runs/554 (gina) (actor gina, sha abc1234");
+    expect(p.failures).toBe(0);
+    expect(await body()).toBe("good");
+  });
+
   it("the connection is cut during the upload: the live release is untouched, the error is clear, a re-run succeeds", async () => {
     const h = host(lab(), HOST);
     const rel = release("big", app("big"), 60);
