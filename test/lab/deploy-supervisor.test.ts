@@ -98,4 +98,18 @@ describe("deploy-supervisor", () => {
     expect(await get(3001)).toBe("v2 trader key=12");
     environment(programs);
   });
+
+  it("rollback returns the group to the previous good release: its programs file (environment included) and files", async () => {
+    await tick();
+    environment({ ...programs, main_app: { ...programs.main_app, environment: { ROLE: "ui-v5" } } });
+    expect(deploy(release("v5", worker("v5")), "eeeeeee5").code).toBe(0);
+    expect(await get(3000)).toBe("v5 ui-v5 key=12");
+    environment(programs); // the workflow's checkout of the rollback: settings as they are now
+    const r = runAction("rollback", { environment: "lab", hosts: "", "dry-run": "false", service: "", to: "", "restore-db": "false", "backup-id": "", "only-if-live": "", auto: "false", reason: "trader misbehaves", "lock-wait": "", "runner-dir": "backups", verify: "true" }, { cwd: ws, env: { KALSHI_API_KEY: "k-1234567890", GITHUB_RUN_ID: "89", GITHUB_REPOSITORY: "acme/recio", GITHUB_ACTOR: "carol" } });
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(await get(3000)).toBe("v2 ui key=12"); // v2's program environment came back with v2
+    expect(await get(3001)).toBe("v2 trader key=12");
+    expect((await status()).split("\n").filter((l) => / RUNNING /.test(l))).toHaveLength(3);
+    expect(r.summary).toContain("↩️ rolled back");
+  });
 });
