@@ -118,10 +118,12 @@ echo "slipway:image "${service}" $id $(${docker} image inspect -f '{{join .RepoD
  * (healthy where it has a healthcheck), then stays so (same restart count) over the window. On
  * failure: each failing service's state, health log and `docker logs --tail` on stderr.
  */
-export function waitHealthyScript(c: ComposeCommand, o: { project: string; services: Record<string, string>; timeoutSec: number; windowSec: number; logLines?: number }): Shell {
+export function waitHealthyScript(c: ComposeCommand, o: { project: string; services: Record<string, string> | { file: string }; timeoutSec: number; windowSec: number; logLines?: number }): Shell {
   const docker = c.docker;
-  const expect = Object.entries(o.services).map(([svc, id]) => `${svc}=${id}`);
-  return sh`states() {
+  // service=image-id pairs: given, or read on the host from a release's images file
+  const expect = "file" in o.services ? sh`$(cat ${o.services.file})` : sh`${Object.entries(o.services).map(([svc, id]) => `${svc}=${id}`)}`;
+  return sh`${"file" in o.services ? sh`[ -s ${o.services.file} ] || { echo ${`${o.services.file} is missing: no pinned images to wait for`} >&2; exit 1; }` : sh`:`}
+states() {
   ids=$(${docker} ps -aq --filter ${`label=com.docker.compose.project=${o.project}`} --filter label=com.docker.compose.oneoff=False)
   [ -z "$ids" ] || ${docker} inspect -f '{{index .Config.Labels "com.docker.compose.service"}} {{.State.Status}} {{if index .State "Health"}}{{.State.Health.Status}}{{else}}none{{end}} {{.RestartCount}} {{.Image}} {{.Id}}' $ids
 }

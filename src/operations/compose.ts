@@ -14,7 +14,7 @@ import { linkSharedScript, pruneReleasesScript, releaseLockScript, releasePaths,
 import { STAGED } from "../commands/systemd.js";
 import type { Service } from "../config/schema.js";
 import type { Remote } from "../remote/connection.js";
-import { DeployError, failureState, lock, marks, recordLedger, uploadRelease, type DeployRequest, type HostDeployResult, type StepTiming } from "./deploy.js";
+import { DeployError, failureState, lock, marks, recordLedger, stepTimer, uploadRelease, type DeployRequest, type HostDeployResult } from "./deploy.js";
 
 export type ComposeService = Extract<Service, { kind: "compose" }>;
 
@@ -76,15 +76,7 @@ export async function deployComposeHost(remote: Remote, req: ComposeDeployReques
   const p = releasePaths(s["deploy-to"], req.releaseId);
   const project = s.project ?? req.serviceName;
   const staged = `${p.release}/${STAGED}`;
-  const steps: StepTiming[] = [];
-  const timed = async <T>(step: string, fn: () => Promise<T>): Promise<T> => {
-    const t = Date.now();
-    try {
-      return await fn();
-    } finally {
-      steps.push({ step, ms: Date.now() - t, startMs: t });
-    }
-  };
+  const { steps, timed } = stepTimer();
   // 1. lock, and find docker compose on the host in the same exec
   const locked = await timed("lock", () => lock(remote, p, req, detectComposeScript(req.commands)));
   const previous = locked.previous;
@@ -170,7 +162,6 @@ ${prepareImagesScript(c, { buildArgs: args(p.release, [buildOverride]), plan: { 
       if (repo) repoDigests[svc!] = repo;
     }
     const up = (dir: string, pinnedFile: string, services: string[] = []) => sh`${composeArgs(c, { project, dir, files: s.files, overrides: [pinnedFile] })} up -d --remove-orphans ${services.length ? sh`--no-deps ${services}` : sh``} 2>&1 | tail -n 30 >&2; [ "\${PIPESTATUS[0]}" = 0 ] || { echo "compose up failed (its output is above)" >&2; exit 1; }`;
-    let databaseCreated = false;
     const pin = await timed(db ? "pin+database" : "pin", () =>
       remote.run(
         sh`cd ${p.release}
@@ -185,7 +176,7 @@ echo "slipway:database-container $(${c.docker} ps --filter ${`label=com.docker.c
       ),
     );
     if (pin.code !== 0) throw new DeployError(remote.name, `[${remote.name}] database service ${db} did not become healthy:\n${pin.stderr.trim().split("\n").slice(-60).join("\n")}`, false);
-    databaseCreated = marks(pin.stdout, "database-created").length > 0;
+    const databaseCreated = marks(pin.stdout, "database-created").length > 0;
     const container = marks(pin.stdout, "database-container")[0];
     const migration = req.migrate && container ? await timed("migrate", () => req.migrate!(remote, { databaseCreated, container })) : undefined;
 
@@ -245,14 +236,10 @@ export async function restoreStack(remote: Remote, req: Pick<ComposeDeployReques
     sh`${switchCurrentScript(p, prevId)}
 cd ${prev.release}
 ${composeArgs(c, { project, dir: prev.release, files: s.files, overrides: [`${prev.release}/${STAGED}/compose.pinned.yml`] })} up -d --remove-orphans >&2
-echo slipway:restarted`,
-    { step: `restore ${prevId}`, quiet: true, check: false, timeoutMs: (req.timeoutSec + 120) * 1000 },
+${waitHealthyScript(c, { project, services: { file: `${prev.release}/${STAGED}/images` }, timeoutSec: req.timeoutSec, windowSec: Math.min(req.stabilizeSec, 5) })}`,
+    { step: `restore ${prevId}`, quiet: true, check: false, timeoutMs: (req.timeoutSec + 180) * 1000 },
   );
-  if (r.code !== 0) throw new Error(r.stderr.trim().split("\n").slice(-20).join("\n"));
-  const images = await remote.run(sh`cat ${`${prev.release}/${STAGED}/images`}`, { step: "previous images", quiet: true });
-  const services = Object.fromEntries(images.stdout.split("\n").filter(Boolean).map((l) => l.split("=") as [string, string]));
-  const w = await remote.run(waitHealthyScript(c, { project, services, timeoutSec: req.timeoutSec, windowSec: Math.min(req.stabilizeSec, 5) }), { step: `wait for ${prevId}`, quiet: true, check: false, timeoutMs: (req.timeoutSec + 60) * 1000 });
-  if (w.code !== 0) throw new Error(w.stderr.trim().split("\n").slice(-40).join("\n"));
+  if (r.code !== 0) throw new Error(r.stderr.trim().split("\n").slice(-40).join("\n"));
   req.log.warn(`[${remote.name}] restored release ${prevId}: ${project} runs its pinned images again`);
   return true;
 }

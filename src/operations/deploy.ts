@@ -107,7 +107,7 @@ export async function lock(remote: Remote, p: ReleasePaths, req: LockRequest, ex
     if (r.code === 0) return { previous: marks(r.stdout, "current")[0] || undefined, stdout: r.stdout };
     if (r.code !== LOCK_HELD_EXIT) {
       // the lock was taken but `extra` failed: give it back before reporting
-      if (r.stdout.split("\n").some((l) => l.startsWith("slipway:current"))) await remote.run(releaseLockScript(p, req.owner.run), { step: "unlock", quiet: true, check: false }).catch(() => undefined);
+      if (marks(r.stdout, "current").length) await remote.run(releaseLockScript(p, req.owner.run), { step: "unlock", quiet: true, check: false }).catch(() => undefined);
       throw new DeployError(remote.name, `[${remote.name}] cannot prepare ${p.deployTo}: ${r.tail.slice(-5).join("\n")}`, false);
     }
     if (Date.now() >= until) {
@@ -125,10 +125,8 @@ export async function lock(remote: Remote, p: ReleasePaths, req: LockRequest, ex
   }
 }
 
-export async function deployHost(remote: Remote, req: DeployRequest): Promise<HostDeployResult> {
-  const s = req.service;
-  const d = req.driver;
-  const p = releasePaths(s["deploy-to"], req.releaseId);
+/** Steps of a host's deploy with their start and duration, for the summary (failed steps too). */
+export function stepTimer() {
   const steps: StepTiming[] = [];
   const timed = async <T>(step: string, fn: () => Promise<T>): Promise<T> => {
     const t = Date.now();
@@ -138,6 +136,14 @@ export async function deployHost(remote: Remote, req: DeployRequest): Promise<Ho
       steps.push({ step, ms: Date.now() - t, startMs: t });
     }
   };
+  return { steps, timed };
+}
+
+export async function deployHost(remote: Remote, req: DeployRequest): Promise<HostDeployResult> {
+  const s = req.service;
+  const d = req.driver;
+  const p = releasePaths(s["deploy-to"], req.releaseId);
+  const { steps, timed } = stepTimer();
   const { previous } = await timed("lock", () => lock(remote, p, req));
   let switched = false;
   let deployed = false;
