@@ -3,10 +3,13 @@
 import path from "node:path";
 import type { Database } from "../config/schema.js";
 import { durationMs } from "../config/schema.js";
+import { requireWindow } from "../config/window.js";
 import { inWorkspace } from "../config/paths.js";
 import { backupPostgres, backupSqlite, defaultBackupDir, findBackup, type BackupMeta } from "../operations/backup.js";
 import { migrate, migrateAlembic, type MigrateResult } from "../operations/migrate.js";
-import { pgClient, runIdentity } from "../operations/pg.js";
+import { pgClient, runIdentity, type PgClient } from "../operations/pg.js";
+import { sh } from "../commands/quote.js";
+import { existsSync } from "node:fs";
 import { bytes, mdTable } from "../report/summary.js";
 import type { ActionContext } from "./run-action.js";
 
@@ -25,7 +28,8 @@ export function selectDatabases(ctx: ActionContext, want: (d: Database) => boole
 
 export async function backupBody(ctx: ActionContext): Promise<void> {
   const dbs = selectDatabases(ctx, () => true);
-  if (dbs.length === 0) throw new Error(`no database to back up in ${ctx.loaded.file}`);
+  // deploy.yml runs this step in every deploy job: an environment without databases has nothing to back up
+  if (dbs.length === 0) return ctx.log.info(`no database to back up in ${ctx.loaded.file} (on the selected hosts): nothing to do`);
   const metas: BackupMeta[] = [];
   for (const [name, def] of dbs) {
     const to = (ctx.input("to") || def.backup?.to || "host") as "host" | "runner";
@@ -73,7 +77,7 @@ export async function backupBody(ctx: ActionContext): Promise<void> {
 
 export async function migrateBody(ctx: ActionContext): Promise<void> {
   const dbs = selectDatabases(ctx, (d) => d.migrations !== undefined);
-  if (dbs.length === 0) throw new Error(`no database with migrations in ${ctx.loaded.file}`);
+  if (dbs.length === 0) return ctx.log.info(`no database with migrations in ${ctx.loaded.file} (on the selected hosts): nothing to do`);
   const totals = { applied: [] as string[], pending: [] as string[], head: [] as string[] };
   let md = `### slipway apply-migrations — ${ctx.loaded.name}\n\n`;
   for (const [name, def] of dbs) {
@@ -98,32 +102,48 @@ export async function migrateDatabase(ctx: ActionContext, name: string, def: Dat
   if (!m) throw new Error(`database ${name} has no migrations: section`);
   if (def.engine !== "postgres") throw new Error(`database ${name}: migrations are supported for postgres (sqlite migrations are not implemented yet)`);
   const client = await pgClient(ctx.loaded.env, name, ctx.pool, ctx.secrets);
+  let cleanup: (() => Promise<void>) | undefined;
   try {
     const lockTimeoutSec = Math.ceil(durationMs(m["lock-timeout"]) / 1000);
-    const run =
-      m.engine === "alembic"
-        ? (dryRun: boolean) => migrateAlembic(client, { ...alembicRelease(ctx, name, def), table: m.table, lockTimeoutSec, dryRun, log: ctx.log })
-        : (dryRun: boolean) => migrate(client, { dir: inWorkspace(m.dir), table: m.table, outOfOrder: m["out-of-order"], lockTimeoutSec, appliedBy: runIdentity(), dryRun, log: ctx.log });
+    const alembic = m.engine === "alembic" ? await uploadAlembic(ctx, name, def, client) : undefined;
+    const run = alembic
+      ? (dryRun: boolean) => migrateAlembic(client, { ...alembic, table: m.table, lockTimeoutSec, dryRun, log: ctx.log })
+      : (dryRun: boolean) => migrate(client, { dir: inWorkspace(m.dir), table: m.table, outOfOrder: m["out-of-order"], lockTimeoutSec, appliedBy: runIdentity(), dryRun, log: ctx.log });
+    cleanup = alembic?.cleanup;
     const planned = await run(true);
+    if (!ctx.dryRun && planned.pending.length > 0) requireWindow(ctx.loaded.env.policy, ctx.loaded.file, `apply ${planned.pending.length} pending migration(s) to ${name}`);
     if (!ctx.dryRun && planned.pending.length > 0 && ctx.loaded.env.policy["backup-before-migrate"]) {
       if (o.freshDatabase) ctx.log.info(`${name} was created by this deploy: no backup needed before its first migrations`);
       else await requireVerifiedBackup(ctx, name, def);
     }
     return ctx.dryRun ? planned : await ctx.log.group(`migrate ${name} (${client.describe})`, () => run(false));
   } finally {
+    await cleanup?.();
     await client.close();
   }
 }
 
-/** alembic runs in the release of migrations.service: its current directory and environment. */
-function alembicRelease(ctx: ActionContext, name: string, def: Database): { cwd: string; env: Record<string, string>; alembic: string[] } {
-  const svcName = def.migrations?.service;
+/**
+ * alembic runs on the database's host in a copy of migrations.dir (the directory holding
+ * alembic.ini) from this checkout, uploaded for the run and removed after it: the migrations of the
+ * commit being deployed, applied before its release goes live (Capistrano's order), with the
+ * environment of migrations.service (its env and secret-env, e.g. the database URL).
+ */
+async function uploadAlembic(ctx: ActionContext, name: string, def: Database, client: PgClient): Promise<{ cwd: string; env: Record<string, string>; alembic: string[]; cleanup: () => Promise<void> }> {
+  const m = def.migrations!;
+  const local = inWorkspace(m.dir);
+  if (!existsSync(path.join(local, "alembic.ini"))) throw new Error(`database ${name}: migrations.dir ${m.dir} has no alembic.ini (engine alembic)`);
+  if (!client.remote) throw new Error(`database ${name}: alembic runs on a host: give the database an on: host`);
+  const svcName = m.service;
   const svc = svcName ? ctx.loaded.env.services[svcName] : undefined;
-  if (!svc) throw new Error(`database ${name}: alembic needs migrations.service, the service whose release holds alembic.ini`);
-  const env = { ...svc.env };
-  for (const [k, secret] of Object.entries(svc["secret-env"])) env[k] = ctx.secrets.get(secret, `${k} of service ${svcName}`);
+  if (svcName && !svc) throw new Error(`database ${name}: migrations.service names ${svcName}, which ${ctx.loaded.file} does not define`);
+  const env = { ...svc?.env };
+  for (const [k, secret] of Object.entries(svc?.["secret-env"] ?? {})) env[k] = ctx.secrets.get(secret, `${k} of service ${svcName}`);
   const host = def.on ? ctx.loaded.env.hosts[def.on.host] : undefined;
-  return { cwd: `${svc["deploy-to"]}/current`, env, alembic: host?.commands?.alembic?.split(/\s+/) ?? ["alembic"] };
+  const remote = client.remote;
+  const dir = (await remote.run(sh`mktemp -d /tmp/slipway-alembic.XXXXXX`, { step: "alembic workdir", quiet: true })).stdout.trim();
+  await remote.uploadDir(local, dir, `upload ${m.dir}/ (alembic)`);
+  return { cwd: dir, env, alembic: host?.commands?.alembic?.split(/\s+/) ?? ["alembic"], cleanup: async () => void (await remote.run(sh`rm -rf ${dir}`, { step: "remove the alembic workdir", quiet: true, check: false })) };
 }
 
 /** The safety gate: no migration without a verified backup of that database from this run. */

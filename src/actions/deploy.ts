@@ -1,5 +1,6 @@
 // The body of deploy-systemd: for each systemd service, every selected host of it (in parallel,
 // in batches or canary first), errors of all hosts collected; outputs and a hosts × steps summary.
+import { requireWindow } from "../config/window.js";
 import { existsSync } from "node:fs";
 import { inWorkspace } from "../config/paths.js";
 import { durationMs, type Environment, type Service } from "../config/schema.js";
@@ -71,6 +72,7 @@ async function deployBody(ctx: ActionContext, kind: Kind): Promise<void> {
   const services = Object.entries(env.services).filter((e) => e[1].kind === kind && (!only || e[0] === only));
   if (only && services.length === 0) throw new Error(`service input names ${only}, which is not a ${kind} service in ${ctx.loaded.file}`);
   if (services.length === 0) throw new Error(`no ${kind} service in ${ctx.loaded.file}`);
+  if (!ctx.dryRun) requireWindow(env.policy, ctx.loaded.file, `deploy ${services.map(([n]) => n).join(", ")}`);
   const sha = ctx.input("sha") || process.env.GITHUB_SHA || "manual";
   const id = releaseId(sha);
   const run = runIdentity();

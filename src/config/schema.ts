@@ -172,7 +172,7 @@ const migrationsSchema = z.strictObject({
   table: z.string().regex(/^[a-z_][a-z0-9_]*$/).default("slipway_schema_history"),
   "out-of-order": z.boolean().default(false),
   "lock-timeout": duration.default("60s"),
-  service: name.optional().describe("alembic: the service whose release environment runs alembic"),
+  service: name.optional().describe("alembic: run with this service's env and secret-env (dir is the repository directory holding alembic.ini, uploaded for the run)"),
 });
 
 const backupSchema = z.strictObject({

@@ -428,3 +428,15 @@ describe("each rule catches what it is about", () => {
     expect((await lintWorkflows(dir)).join("\n")).toMatch(/property "release_built" is not defined in object type \{release-built: string\}/);
   });
 });
+
+describe("the e2e scenarios run the deploy jobs' steps in the workflow's order", () => {
+  it("every deploy job with a migration step runs exactly test/harness/scenario.ts's DEPLOY_JOB_STEPS", async () => {
+    const { DEPLOY_JOB_STEPS } = await import("../harness/scenario.js");
+    const jobs = jobsOf(workflows.deploy).filter(([, job]) => stepsOf(job).some((s) => localAction(s) === "apply-migrations"));
+    expect(jobs.map(([n]) => n).sort()).toEqual(["nas", "staging"]);
+    for (const [, job] of jobs) {
+      const order = stepsOf(job).map(localAction).filter((a): a is string => a !== undefined).map((a) => (a.startsWith("deploy-") ? "deploy" : a));
+      expect(order).toEqual([...DEPLOY_JOB_STEPS]);
+    }
+  });
+});

@@ -69,6 +69,8 @@ printf 'local all all trust\nhost all all 127.0.0.1/32 trust\n' > "$R/etc/postgr
 # boot: nothing that needs hardware, prompts or runs apt in the background
 inr systemctl mask systemd-timesyncd.service getty@tty1.service console-getty.service \
   systemd-firstboot.service apt-daily.timer apt-daily-upgrade.timer fstrim.timer >/dev/null 2>&1
+# seed 003's redis and rabbitmq: installed, not started at boot (only the etf scenario needs them)
+inr systemctl disable redis-server.service rabbitmq-server.service epmd.socket >/dev/null 2>&1 || true
 inr systemctl enable systemd-networkd.service supervisor.service cron.service ssh.service postgresql.service >/dev/null 2>&1
 # a private netns has no usable resolver: fail fast instead of stalling 10 s per lookup
 rm -f "$R/etc/resolv.conf"
