@@ -88,6 +88,13 @@ export class Scenario {
     return existsSync(this.file(rel));
   }
 
+  /** The next commit: lay examples/<name>/changes/<change>/ over the workspace's copy of the app. */
+  commit(change: string): void {
+    const from = this.file(`changes/${change}`);
+    if (!existsSync(from)) throw new Error(`examples/${this.name}/changes/${change} does not exist`);
+    cpSync(from, this.file(""), { recursive: true });
+  }
+
   githubEnv(run = this.run): Record<string, string> {
     return { GITHUB_RUN_ID: String(run), GITHUB_RUN_ATTEMPT: "1", GITHUB_REPOSITORY: `acme/${this.name}`, GITHUB_ACTOR: "octocat", GITHUB_SERVER_URL: "https://github.com", ...this.secrets };
   }

@@ -117,3 +117,12 @@ describe("lab hosts", () => {
     expect(env.databases["nas-app"]).toMatchObject({ engine: "postgres", on: { host: "nas-1", container: "lab-postgres" }, name: "app" });
   });
 });
+
+describe("between lab hosts", () => {
+  it("a host reaches another host's services (routed by the machine for the lab's veths only)", async () => {
+    const target = lab().hosts.find((h) => h.name === "droplet-2")!;
+    const r = await on("droplet-1", "deploy", `timeout 5 bash -c '</dev/tcp/${target.address}/22' && echo reached`);
+    expect(r.stdout).toBe("reached");
+    expect(readFileSync("/proc/sys/net/ipv4/conf/ve-droplet-1/forwarding", "utf8").trim()).toBe("1");
+  });
+});

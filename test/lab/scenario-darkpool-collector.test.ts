@@ -1,0 +1,132 @@
+// Seed 000 end to end: the Dark Pool Trade Collector moves from a crontab entry to a systemd
+// service and is then changed, broken and rolled back by the actions alone, run in deploy.yml's
+// order as the runner runs them. The runbook's success criteria are asserted on the hosts: the cron
+// entry gone (and only it), the unit enabled at boot and restarted on failure, the log rotated, no
+// trade of the cron era lost, the managed database reached over TLS on its non-default port.
+import { readdirSync } from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { COLLECTOR, CRON_ERA_TRADES, DEPLOY_TO, LOG_DIR, OTHER_CRON_LINE, UNIT, darkpoolUp, rootOn, type Darkpool } from "../harness/darkpool.js";
+import { why } from "../harness/scenario.js";
+import { lab } from "./helpers.js";
+
+let dp: Darkpool;
+const releases: Record<string, string> = {};
+const on = (cmd: string) => rootOn(lab(), COLLECTOR, cmd);
+const live = () => on(`basename "$(readlink ${DEPLOY_TO}/current)"`);
+const count = async (where = "true") => Number(await dp.sql(`SELECT count(*) FROM darkpool_trades WHERE ${where}`));
+/** wait until the collector stored `n` more trades matching `where` (it stores one every 0.5 s) */
+async function grows(where: string, n = 3, timeoutMs = 30_000) {
+  const start = await count(where);
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    if ((await count(where)) >= start + n) return;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error(`no new trades matching ${where} within ${timeoutMs} ms`);
+}
+const show = (prop: string) => on(`systemctl show -p ${prop} --value ${UNIT}`);
+
+beforeAll(async () => {
+  dp = await darkpoolUp(lab());
+}, 180_000);
+afterAll(async () => {
+  await dp?.teardown();
+}, 120_000);
+
+describe("seed 000: darkpool-collector, crontab -> systemd", () => {
+  it("first deploy: backup, migration 001, unit installed and enabled, cron entry handed over, trades flowing over TLS", async () => {
+    const job = await dp.scenario.deploy("a000001aaaaaaa");
+    expect(job.ok, why(job.steps.deploy ?? job.steps["apply-migrations"] ?? job.steps["backup-db"])).toBe(true);
+    releases.r1 = job.releaseId!;
+    // backup before migrating: a verified dump on the runner, holding the cron era's trades
+    expect(job.steps["backup-db"]!.outputs.verified).toBe("true");
+    const dumps = readdirSync(path.join(dp.scenario.ws, "backups"), { recursive: true }).map(String);
+    expect(dumps.some((f) => f.startsWith("darkpool") && f.endsWith(".dump")), dumps.join(", ")).toBe(true);
+    expect(job.steps["backup-db"]!.summary).toContain(`| public.darkpool_trades | ${CRON_ERA_TRADES} |`);
+    expect(job.steps["apply-migrations"]!.outputs.applied).toBe("1");
+    // runbook "Remove crontab entry": ours is gone, the other line is still there
+    const crontab = await on("crontab -l -u deployer");
+    expect(crontab).not.toContain("darkpool_collector");
+    expect(crontab).toContain(OTHER_CRON_LINE);
+    // success criteria: starts on boot, restarts on failure
+    expect(await on(`systemctl is-enabled ${UNIT}`)).toBe("enabled");
+    expect(await show("Restart")).toBe("always");
+    expect(await show("RestartUSec")).toBe("10s");
+    expect(await show("User")).toBe("deployer");
+    // the password is in the 0600 env file of the service user, not in the unit
+    expect(await on(`stat -c '%a %U' ${DEPLOY_TO}/shared/slipway.env 2>/dev/null || stat -c '%a %U' $(systemctl show -p EnvironmentFiles --value ${UNIT} | cut -d' ' -f1)`)).toBe("600 deployer");
+    expect(await on(`cat /etc/systemd/system/${UNIT}`)).not.toContain(dp.db.password);
+    // trades flow into the managed database over TLS, and none of the cron era's is lost
+    await grows("true");
+    expect(await dp.sql("SELECT bool_and(ssl) FROM pg_stat_ssl JOIN pg_stat_activity USING (pid) WHERE application_name LIKE 'darkpool_collector/%'")).toBe("t");
+    expect(await count("ts < now() - interval '1 hour'")).toBe(CRON_ERA_TRADES);
+    expect(job.steps["verify-health"]!.summary).toMatch(/fresh trades/);
+    expect(job.summary).toContain("slipway deploy-systemd");
+  }, 240_000);
+
+  it("the service restarts by itself when the collector is killed (Restart=always, RestartSec=10)", async () => {
+    const pid = await show("MainPID");
+    expect(Number(pid)).toBeGreaterThan(1);
+    const restarts = Number(await show("NRestarts"));
+    await on(`kill -9 ${pid}`);
+    for (let i = 0; i < 40 && (await show("NRestarts")) === String(restarts); i++) await new Promise((r) => setTimeout(r, 1000));
+    expect(Number(await show("NRestarts"))).toBe(restarts + 1);
+    await grows("true", 3, 40_000);
+    expect(await show("MainPID")).not.toBe(pid);
+  }, 90_000);
+
+  it("log rotation: logrotate's config is valid, rotates the open log and the collector keeps writing", async () => {
+    const conf = await on("cat /etc/logrotate.d/slipway-darkpool-collector");
+    expect(conf).toContain(`${LOG_DIR}/*.log`);
+    expect(conf).toContain("copytruncate");
+    await on("logrotate -f /etc/logrotate.d/slipway-darkpool-collector");
+    expect(await on(`ls ${LOG_DIR}`)).toMatch(/darkpool_collector\.log\.1(\.gz)?/);
+    // the collector logs every 20 trades (10 s): the truncated file fills again
+    for (let i = 0; i < 40 && (await on(`stat -c %s ${LOG_DIR}/darkpool_collector.log`)) === "0"; i++) await new Promise((r) => setTimeout(r, 1000));
+    expect(Number(await on(`stat -c %s ${LOG_DIR}/darkpool_collector.log`))).toBeGreaterThan(0);
+  }, 90_000);
+
+  it("second deploy: a code change with migration 002 (trades get a venue), backed up first", async () => {
+    dp.scenario.commit("002-venue");
+    const job = await dp.scenario.deploy("b000002bbbbbbb");
+    expect(job.ok, why(job.steps.deploy ?? job.steps["apply-migrations"])).toBe(true);
+    releases.r2 = job.releaseId!;
+    expect(job.steps["apply-migrations"]!.summary).toContain("002_trade_venue.sql");
+    expect(job.steps["apply-migrations"]!.outputs.head).toBe("002");
+    await grows("venue IS NOT NULL");
+    const ledger = JSON.parse((await on(`tail -n 1 ${DEPLOY_TO}/_slipway/ledger.jsonl`)));
+    expect(ledger.release).toBe(releases.r2);
+    expect(ledger.backupId).toBe(job.steps["backup-db"]!.outputs["backup-id"]);
+  }, 240_000);
+
+  it("a broken release (every insert fails, the process stays up): verification catches it and the automatic rollback restores release 2", async () => {
+    const before = await count();
+    dp.scenario.commit("003-broken");
+    const job = await dp.scenario.deploy("c000003ccccccc");
+    expect(job.steps.deploy!.code, why(job.steps.deploy)).toBe(0); // systemd saw a healthy process
+    expect(job.ok).toBe(false);
+    expect(job.steps["verify-health"]!.code).toBe(1);
+    expect(job.steps["verify-health"]!.stdout).toContain("fresh trades");
+    expect(job.steps.rollback!.code, why(job.steps.rollback)).toBe(0);
+    expect(await live()).toBe(releases.r2);
+    expect(job.releaseId).toBe(releases.r2);
+    await grows("venue IS NOT NULL");
+    expect(await on(`grep -c 'trade_size' ${LOG_DIR}/darkpool_collector.log`)).not.toBe("0");
+    // the bad release is marked so that no later rollback returns to it
+    expect(await on(`grep -c '"bad"' ${DEPLOY_TO}/_slipway/ledger.jsonl`)).not.toBe("0");
+    expect(await count()).toBeGreaterThan(before);
+  }, 300_000);
+
+  it("a dispatch rollback (rollback.yml) to release 1 by its sha: the schema stays, the warning names migration 002", async () => {
+    const r = await dp.scenario.rollback("a000001");
+    expect(r.code, why(r)).toBe(0);
+    expect(r.outputs["release-id"]).toBe(releases.r1);
+    expect(await live()).toBe(releases.r1);
+    expect(r.stdout).toContain("002");
+    await grows("venue IS NULL AND ts > now() - interval '1 minute'");
+    // no trade lost across all of it
+    expect(await count("ts < now() - interval '1 hour'")).toBe(CRON_ERA_TRADES);
+    expect(await on(`systemctl is-active ${UNIT}`)).toBe("active");
+  }, 180_000);
+});
