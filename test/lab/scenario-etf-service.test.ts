@@ -6,6 +6,7 @@
 // the database restored with pg_restore in its own job (its own approval, <env>-db-restore).
 // The runbook's success criteria are asserted on the host: tasks really go through RabbitMQ to the
 // worker and into goldfinch, results land in redis, beat runs on schedule, metrics are served.
+import { rmSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { host } from "../../src/lab/state.js";
 import { errors, Scenario, why } from "../harness/scenario.js";
@@ -28,10 +29,14 @@ function windowAround(a: number, b: number): string {
   };
   return `${hhmm(a)}-${hhmm(b)} UTC`;
 }
+const workspaces: string[] = [];
 const OPEN = windowAround(-60, 120); // the committed file says 02:00-04:00 UTC: the test runs now
 const CLOSED = windowAround(180, 240);
-const scenario = (window: string) =>
-  new Scenario(lab(), "etf-service", "deploy-supervisor", { "etf-1": HOST }, secrets, (env) => (env.policy["maintenance-window"] = window));
+function scenario(window: string): Scenario {
+  const sc = new Scenario(lab(), "etf-service", "deploy-supervisor", { "etf-1": HOST }, secrets, (env) => (env.policy["maintenance-window"] = window));
+  workspaces.push(sc.ws);
+  return sc;
+}
 
 // the next commit: alembic revision 0003 adds etf.expense_ratio, and the code (1.1.0) uses it
 function commitV2(s: Scenario) {
@@ -113,6 +118,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await cleanup();
   await root("systemctl stop redis-server rabbitmq-server; true");
+  for (const ws of workspaces) rmSync(ws, { recursive: true, force: true });
 });
 
 describe("etf-service (seed 003)", () => {
