@@ -249,8 +249,10 @@ def update(db, currency):
     // verify-health did: the API says running, but no row arrived since the collectors started
     const v = job.steps["verify-health"]!;
     expect(v.code).toBe(1);
-    expect(v.stdout).toMatch(/fresh btc quotes/);
-    expect(v.stdout).toMatch(/fresh eth quotes/);
+    expect(v.summary).toContain("❌ 2 of 10 check(s) failed");
+    expect(v.summary).toMatch(/\| fresh btc quotes \| sql \| nas \| ❌ \|/);
+    expect(v.summary).toMatch(/\| fresh eth quotes \| sql \| nas \| ❌ \|/);
+    expect(v.summary).toMatch(/\| btc collector running \| http \| nas \| ✅ \|/);
     // the workflow's rollback step put release 2 back, verified with the same checks
     const rb = job.steps.rollback!;
     expect(rb.code, why(rb)).toBe(0);
