@@ -1,87 +1,93 @@
-// npm run demo: boots the lab if needed and runs, as GitHub's runner would (the committed action
-// bundles on Node 24), what slipway can do today against the NAS's containerised PostgreSQL:
-// validate + plan, a verified backup, the backup-gated migrations (seed 004's 006 and 007), then
-// a broken migration that is refused and rolled back, leaving the database as it was. The report
-// is printed and written as a markdown job summary to .lab/demo-report.md.
+// npm run demo: boots the lab if needed and puts seed 000's Dark Pool Trade Collector through what
+// its runbook did by hand — crontab -> systemd, a change with a migration, a broken release — with
+// the actions alone, run as GitHub's runner runs them (the committed bundles under Node 24) in
+// deploy.yml's order. Prints a readable report and writes the jobs' markdown summaries to
+// .lab/demo-report.md. The system stays deployed on the lab (npm run lab -- down removes it all).
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import os from "node:os";
+import { writeFileSync } from "node:fs";
 import path from "node:path";
-import { parse, stringify } from "yaml";
 import { status, up } from "../src/lab/lab.js";
-import { ssh } from "../src/lab/ssh.js";
-import { host } from "../src/lab/state.js";
-import { runAction, ROOT } from "../test/harness/runner.js";
+import { formatDuration } from "../src/report/summary.js";
+import { COLLECTOR, CRON_ERA_TRADES, DEPLOY_TO, darkpoolUp, rootOn } from "../test/harness/darkpool.js";
+import { ROOT } from "../test/harness/runner.js";
+import { errors, type JobResult } from "../test/harness/scenario.js";
 
+const t0 = Date.now();
 const say = (m: string) => console.log(`\n▶ ${m}`);
 if (process.getuid?.() !== 0) {
   console.error("npm run demo boots systemd-nspawn hosts and needs root (sudo npm run demo)");
   process.exit(1);
 }
-// the same packages as npm test (installs them when missing, explaining what it does)
+// the same machine packages as npm test (installs what is missing and says what it installs)
 execFileSync("node", [path.join(ROOT, "scripts/pretest.mjs")], { stdio: "inherit" });
 
-say("Lab: 2 droplets and a Synology-like NAS (systemd-nspawn, real sshd/systemd/dockerd)");
+say("Lab: two DigitalOcean-like droplets and a Synology-like NAS (systemd-nspawn: real sshd, systemd, PostgreSQL)");
 const st = await status();
 const lab = st.up && st.state ? st.state : await up({ droplets: 2, nas: 1, log: (m) => console.log(`  ${m}`) });
 console.log(`  ${lab.hosts.map((h) => `${h.name} ${h.address}`).join(", ")}${st.up ? " (already up)" : ""}`);
 
-// a fresh database for every run, so the demo always starts from the same state
-const psqlNas = (sql: string, db = "app") => ssh(lab, host(lab, "nas-1"), "deploy", `sudo -n /usr/local/bin/docker exec lab-postgres psql -X -At -U postgres -d ${db} -c "${sql}"`).then((r) => r.stdout.trim());
-await psqlNas("DROP DATABASE IF EXISTS demo");
-await psqlNas("CREATE DATABASE demo");
+say("The cron era (seed 000): droplet-1 runs the collector from deployer's crontab; the managed PostgreSQL (TLS, port 25060) on droplet-2 holds its trades");
+const dp = await darkpoolUp(lab);
+const { scenario } = dp;
+const trades = () => dp.sql("SELECT count(*) FROM darkpool_trades").then(Number);
+console.log(`  crontab of deployer: ${(await rootOn(lab, COLLECTOR, "crontab -l -u deployer")).split("\n").length} lines; ${await trades()} trades in darkpool_trades`);
 
-const ws = mkdtempSync(path.join(os.tmpdir(), "slipway-demo-"));
-mkdirSync(path.join(ws, "schema"));
-mkdirSync(path.join(ws, "environments"));
-const env = parse(readFileSync(lab.envFile, "utf8"));
-env.databases["nas-app"] = { ...env.databases["nas-app"], name: "demo", migrations: { dir: "schema" }, backup: { verify: "restore", keep: 5, tables: ["instrument_metadata", "lifecycle_events"] } };
-writeFileSync(path.join(ws, "environments", "lab.yml"), stringify(env));
-const write = (name: string, sql: string) => writeFileSync(path.join(ws, "schema", name), sql);
-write("006_instrument_metadata_table.sql", "CREATE TABLE IF NOT EXISTS instrument_metadata (name text PRIMARY KEY, currency text NOT NULL, is_active boolean NOT NULL DEFAULT true);\nINSERT INTO instrument_metadata VALUES ('BTC-28NOV26-90000-C', 'BTC', true), ('ETH-28NOV26-3000-P', 'ETH', true) ON CONFLICT DO NOTHING;\n");
-write("007_lifecycle_events_table.sql", "CREATE TABLE IF NOT EXISTS lifecycle_events (id bigserial PRIMARY KEY, event_time timestamptz NOT NULL DEFAULT now(), event_type text NOT NULL, currency text, success boolean);\n");
+const cli = (args: string[]) => execFileSync("node", [path.join(ROOT, "dist/cli/index.js"), ...args], { cwd: scenario.ws, encoding: "utf8" }).trim();
+say("validate and plan (deploy.yml's plan job)");
+console.log(cli(["validate", scenario.envPath]).replace(/^/gm, "  "));
+console.log(cli(["plan", scenario.envPath]).replace(/^/gm, "  "));
 
-const cli = (args: string[]) => execFileSync("node", [path.join(ROOT, "dist/cli/index.js"), ...args], { cwd: ws, encoding: "utf8" });
-const report: string[] = ["# slipway demo report\n", `Lab: ${lab.hosts.map((h) => `\`${h.name}\` ${h.address}`).join(", ")}. Actions run as GitHub's runner runs them (bundles on Node 24).\n`];
-const step = (title: string, inputs: Record<string, string>, action: string) => {
-  const r = runAction(action, { environment: "lab", hosts: "", "dry-run": "false", database: "nas-app", "runner-dir": "backups", to: "", verify: "", "backup-id": "", ...inputs }, { cwd: ws, env: { GITHUB_RUN_ID: "1", GITHUB_REPOSITORY: "demo/nas-collectors", GITHUB_ACTOR: "demo" } });
-  const errors = r.stdout.split("\n").filter((l) => l.startsWith("::error")).map((l) => l.replace(/^::error[^:]*::/, "").replace(/%0A/g, "\n"));
-  console.log(r.summary.trim() || errors.join("\n"));
-  report.push(`## ${title}\n`, r.summary || "", errors.length ? "```\n" + errors.join("\n") + "\n```\n" : "", `exit code ${r.code}${Object.keys(r.outputs).length ? `; outputs: ${Object.entries(r.outputs).map(([k, v]) => `\`${k}=${v}\``).join(", ")}` : ""}\n`);
-  return r;
-};
-
-say("validate and plan the environment (npx slipway validate / plan)");
-console.log(cli(["validate", "lab"]).trim());
-console.log(cli(["plan", "lab"]).trim());
-
-say("apply-migrations without a backup: refused (policy backup-before-migrate)");
-step("apply-migrations without a backup (refused)", {}, "apply-migrations");
-
-say("backup-db: pg_dump -Fc in the NAS container through sudo docker exec, verified by a test restore");
-const b = step("backup-db", {}, "backup-db");
-
-say("apply-migrations with the verified backup: 006 and 007 under the advisory lock");
-step("apply-migrations", { "backup-id": b.outputs["backup-id"] ?? "" }, "apply-migrations");
-
-say("a broken migration (008) fails mid-file: its transaction is rolled back, the error names file, line and statement");
-write("008_broken.sql", "ALTER TABLE instrument_metadata ADD COLUMN expiry date;\nUPDATE instrument_metadata\n   SET expiry = 'not a date';\n");
-const b2 = step("backup-db before 008", {}, "backup-db");
-step("apply-migrations with a broken 008 (failed, rolled back)", { "backup-id": b2.outputs["backup-id"] ?? "" }, "apply-migrations");
-
-say("evidence: the database after the failed 008 (checked on the NAS, not by slipway)");
-const q = (sql: string) => psqlNas(sql, "demo");
-const evidence = [
-  `expiry column exists: ${await q("SELECT count(*) > 0 FROM information_schema.columns WHERE table_name = 'instrument_metadata' AND column_name = 'expiry'")}`,
-  `history: ${(await q("SELECT string_agg(version || ' ' || success, ', ' ORDER BY version) FROM slipway_schema_history")) || "empty"}`,
-  `instrument_metadata rows: ${await q("SELECT count(*) FROM instrument_metadata")}`,
+const report: string[] = [
+  "# slipway demo: seed 000's collector, from crontab to a verified, self-healing deploy\n",
+  `Lab hosts: ${lab.hosts.map((h) => `\`${h.name}\` ${h.address}`).join(", ")}. Each job runs deploy.yml's steps (backup-db → apply-migrations → deploy-systemd → verify-health → rollback on failure) as GitHub's runner runs them.\n`,
 ];
-console.log(evidence.map((e) => `  ${e}`).join("\n"));
-report.push("## Evidence after the failed migration\n", evidence.map((e) => `- ${e}`).join("\n") + "\n");
+const jobs: { title: string; sha: string; job: JobResult; ms: number }[] = [];
+const STEP_ICON = (code: number | null | undefined) => (code === 0 ? "✓" : "✗");
 
+async function deployJob(title: string, sha: string, change?: string) {
+  say(`${title} (push of ${sha.slice(0, 7)} to main)`);
+  if (change) scenario.commit(change);
+  const t = Date.now();
+  const job = await scenario.deploy(sha);
+  const ms = Date.now() - t;
+  jobs.push({ title, sha, job, ms });
+  for (const [name, r] of Object.entries(job.steps)) {
+    const err = r.code === 0 ? "" : `: ${errors(r).split("\n")[0]}`;
+    const out = name === "deploy" ? ` release ${r.outputs["release-id"]}` : name === "backup-db" ? ` ${r.outputs["backup-id"] ?? ""}` : name === "apply-migrations" ? ` applied ${r.outputs.applied}, head ${r.outputs.head}` : name === "rollback" ? ` live again: ${r.outputs["release-id"]}` : "";
+    console.log(`  ${STEP_ICON(r.code)} ${name.padEnd(16)}${out}${err}`);
+  }
+  console.log(`  ${job.ok ? "job succeeded" : "job FAILED (the run stays red)"} in ${formatDuration(ms)}; live: ${job.releaseId}`);
+  report.push(`## ${title} — ${job.ok ? "✅ succeeded" : "❌ failed"} (${formatDuration(ms)})\n`, job.summary, "");
+  return job;
+}
+
+const first = await deployJob("Job 1: first deploy — crontab → systemd", "a1f3c9e0d2b4a6c8");
+if (!first.ok) throw new Error("the first deploy failed: see above");
+const evidence1 = [
+  `crontab of deployer: ${(await rootOn(lab, COLLECTOR, "crontab -l -u deployer")).includes("darkpool_collector") ? "STILL has the collector line" : "collector line removed (the other line kept), recorded in the ledger"}`,
+  `darkpool-collector.service: ${await rootOn(lab, COLLECTOR, "systemctl is-enabled darkpool-collector.service")}, ${await rootOn(lab, COLLECTOR, "systemctl is-active darkpool-collector.service")}, Restart=${await rootOn(lab, COLLECTOR, "systemctl show -p Restart --value darkpool-collector.service")}`,
+  `collector's database sessions over TLS: ${await dp.sql("SELECT coalesce(bool_and(ssl), false) FROM pg_stat_ssl JOIN pg_stat_activity USING (pid) WHERE application_name LIKE 'darkpool_collector/%'")}`,
+];
+console.log(evidence1.map((e) => `  · ${e}`).join("\n"));
+
+await deployJob("Job 2: a change with migration 002 (trades record their venue)", "b2e4d6f8a0c1e3f5", "002-venue");
+const third = await deployJob("Job 3: a broken release (every insert fails; the process stays up)", "c3d5e7f9b1a2c4e6", "003-broken");
+
+await new Promise((r) => setTimeout(r, 2000));
+const evidence = [
+  `live release: ${await rootOn(lab, COLLECTOR, `basename "$(readlink ${DEPLOY_TO}/current)"`)} (job 2's: ${jobs[1]!.job.releaseId})`,
+  `trades stored in the last 5 s: ${await dp.sql("SELECT count(*) FROM darkpool_trades WHERE ts > now() - interval '5 seconds'")} (by the restored release; with venue: ${await dp.sql("SELECT count(*) FROM darkpool_trades WHERE ts > now() - interval '5 seconds' AND venue IS NOT NULL")})`,
+  `trades of the cron era still there: ${await dp.sql("SELECT count(*) FROM darkpool_trades WHERE ts < now() - interval '1 hour'")} of ${CRON_ERA_TRADES}; all trades: ${await trades()}`,
+  `ledger on ${COLLECTOR}: ${(await rootOn(lab, COLLECTOR, `grep -c . ${DEPLOY_TO}/_slipway/ledger.jsonl`))} entries; release ${third.steps.deploy?.outputs["release-id"]} marked bad: ${(await rootOn(lab, COLLECTOR, `grep -c '"bad":true' ${DEPLOY_TO}/_slipway/ledger.jsonl || true`)) !== "0"}`,
+];
+say("Evidence, read on the hosts (not reported by slipway)");
+console.log([...evidence1, ...evidence].map((e) => `  · ${e}`).join("\n"));
+say("slipway status (what is live on each host, and what came before)");
+const statusText = cli(["status", scenario.envPath]);
+console.log(statusText.replace(/^/gm, "  "));
+
+report.splice(2, 0, "| job | commit | result | time |\n|---|---|---|---|\n" + jobs.map((j) => `| ${j.title} | \`${j.sha.slice(0, 7)}\` | ${j.job.ok ? "✅ succeeded" : j.job.steps.rollback?.code === 0 ? "❌ failed → rolled back automatically" : "❌ failed"} | ${formatDuration(j.ms)} |`).join("\n") + "\n");
+report.push("## Evidence, read on the hosts\n", [...evidence1, ...evidence].map((e) => `- ${e}`).join("\n") + "\n", "## `slipway status`\n", "```text\n" + statusText + "\n```\n");
 const file = path.join(ROOT, ".lab", "demo-report.md");
-report.push(
-  "\n---\nWhat this demo does not show yet: deploy-systemd / deploy-supervisor / deploy-compose, verify-health and rollback land with issues #5–#7, the five seed systems end to end with #8.\n",
-);
 writeFileSync(file, report.join("\n"));
-say(`report written to ${path.relative(process.cwd(), file)} (the markdown job summary); the lab keeps running: npm run lab -- down`);
+say(`done in ${formatDuration(Date.now() - t0)}. Report (the jobs' markdown summaries): ${path.relative(process.cwd(), file)}. The lab keeps running: npm run lab -- down`);

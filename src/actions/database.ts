@@ -25,6 +25,29 @@ export function selectDatabases(ctx: ActionContext, want: (d: Database) => boole
   return all.filter(([, d]) => want(d) && (!d.on || ctx.hosts.includes(d.on.host)));
 }
 
+/**
+ * A database that lives in the container of a compose stack's database service, before the stack's
+ * first deploy: the container does not exist yet. deploy.yml runs backup-db and apply-migrations
+ * before deploy-compose, which creates the container and applies the migrations once the service is
+ * healthy (no backup needed: the database is new). Returns why there is nothing to do, or undefined
+ * (the container exists, or docker could not tell: then the normal path runs and reports).
+ */
+async function stackDatabaseNotCreated(ctx: ActionContext, name: string, def: Database): Promise<string | undefined> {
+  if (def.engine !== "postgres" || !def.on?.container) return undefined;
+  const host = def.on.host;
+  const stack = Object.entries(ctx.loaded.env.services).flatMap(([n, s]) => (s.kind === "compose" && s["database-service"] && s.hosts.includes(host) ? [{ name: n, db: s["database-service"] }] : []))[0];
+  if (!stack) return undefined;
+  const h = ctx.loaded.env.hosts[host]!;
+  const docker = sh`${h.sudo ? sh`sudo -n ` : sh``}${h.commands?.docker ?? "docker"}`;
+  const remote = await ctx.pool.get(host);
+  const r = await remote.run(
+    sh`if out=$(${docker} inspect -f '{{.Id}}' ${def.on.container} 2>&1); then echo slipway:container-exists; else case "$out" in *"No such object"*|*"No such container"*) echo slipway:container-missing ;; *) printf '%s\n' "$out" >&2 ;; esac; fi`,
+    { step: `does container ${def.on.container} exist`, quiet: true, check: false },
+  );
+  if (!r.stdout.includes("slipway:container-missing")) return undefined;
+  return `${name}: container ${def.on.container} does not exist on ${host} yet: the first deploy of compose service ${stack.name} creates it (database-service ${stack.db}) and deploy-compose applies the migrations once it is healthy`;
+}
+
 
 export async function backupBody(ctx: ActionContext): Promise<void> {
   const dbs = selectDatabases(ctx, () => true);
@@ -32,6 +55,11 @@ export async function backupBody(ctx: ActionContext): Promise<void> {
   if (dbs.length === 0) return ctx.log.info(`no database to back up in ${ctx.loaded.file} (on the selected hosts): nothing to do`);
   const metas: BackupMeta[] = [];
   for (const [name, def] of dbs) {
+    const notYet = ctx.dryRun ? undefined : await stackDatabaseNotCreated(ctx, name, def);
+    if (notYet) {
+      ctx.log.info(`${notYet}; nothing to back up`);
+      continue;
+    }
     const to = (ctx.input("to") || def.backup?.to || "host") as "host" | "runner";
     const verify = (ctx.input("verify") || def.backup?.verify || "list") as "list" | "restore";
     if (!["host", "runner"].includes(to)) throw new Error(`to must be host or runner, not '${to}'`);
@@ -57,6 +85,7 @@ export async function backupBody(ctx: ActionContext): Promise<void> {
     metas.push(meta);
   }
   if (ctx.dryRun) return;
+  if (metas.length === 0) return void (await ctx.out.summary(`### slipway backup-db — ${ctx.loaded.name}\n\nNo backup: ${dbs.map(([n]) => n).join(", ")} does not exist yet (first deploy of its compose stack).\n`));
   const outputs = {
     "backup-id": metas.map((m) => m.id),
     path: metas.map((m) => m.path),
@@ -81,6 +110,12 @@ export async function migrateBody(ctx: ActionContext): Promise<void> {
   const totals = { applied: [] as string[], pending: [] as string[], head: [] as string[] };
   let md = `### slipway apply-migrations — ${ctx.loaded.name}\n\n`;
   for (const [name, def] of dbs) {
+    const notYet = ctx.dryRun ? undefined : await stackDatabaseNotCreated(ctx, name, def);
+    if (notYet) {
+      ctx.log.info(`${notYet}; nothing to migrate here`);
+      md += mdTable(["database", "applied", "pending", "head"], [[name, "none (deploy-compose applies them)", "all (no database yet)", "none"]]);
+      continue;
+    }
     const result = await migrateDatabase(ctx, name, def);
     totals.applied.push(...result.applied);
     totals.pending.push(...result.pending);

@@ -99,8 +99,9 @@ export async function rollbackBody(ctx: ActionContext): Promise<void> {
   // the database, only when asked to, and after a fresh backup so that nothing is lost
   let restoredDb = false;
   if (ctx.input("restore-db") === "true" && failures.length === 0) {
-    const backupId = ctx.input("backup-id") || String(results.find((r) => r.target?.backupId)?.target?.backupId ?? "");
-    if (!backupId) throw new Error("restore-db is true but no backup-id was given and the target release's ledger entry names none");
+    // default: the database as the target release left it (the backup a later deploy took before its migrations)
+    const backupId = ctx.input("backup-id") || (results.find((r) => r.targetBackupId)?.targetBackupId ?? "");
+    if (!backupId) throw new Error(`restore-db is true but no backup-id was given and the ledger has no backup taken after release ${results.find((r) => r.to)?.to ?? "(none)"} while its schema was live: name one with backup-id`);
     const dbName = Object.keys(env.databases).filter((n) => backupId.startsWith(`${n}-`)).sort((a, b) => b.length - a.length)[0] ?? "";
     const def = env.databases[dbName];
     if (!def || def.engine !== "postgres") throw new Error(`backup ${backupId} is not of a postgres database of ${ctx.loaded.file} (databases: ${Object.keys(env.databases).join(", ")})`);
@@ -120,7 +121,8 @@ export async function rollbackBody(ctx: ActionContext): Promise<void> {
   }
 
   // verify: the environment's checks on the hosts that went back
-  const back = [...new Set(results.filter((r) => r.to && !r.skipped).map((r) => r.host))];
+  // (after a database restore also where the release was already live: the service runs on the restored data)
+  const back = [...new Set(results.filter((r) => r.to && (!r.skipped || restoredDb)).map((r) => r.host))];
   let verifyFailure: string | undefined;
   if (ctx.input("verify") !== "false" && env.checks.length && back.length && failures.length === 0) {
     const report = await ctx.log.group("verify the rolled-back release", () => runHealthChecks(ctx, { hosts: back }));

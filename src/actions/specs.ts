@@ -147,7 +147,7 @@ export const actionSpecs: Record<ActionName, ActionSpec> = {
       service: { description: "Only this service. Default: every service.", default: "" },
       to: { description: "Release id or git sha to return to. Default: the previous good release in the ledger.", default: "" },
       "restore-db": { description: "Also restore the database from a backup (true/false). Run it only in a job behind its own environment approval.", default: "false" },
-      "backup-id": { description: "With restore-db: the backup to restore. Default: the one recorded with the target release.", default: "" },
+      "backup-id": { description: "With restore-db: the backup to restore. Default: the database as the target release left it (the latest backup a later deploy recorded while the target's migration head was live).", default: "" },
       "only-if-live": { description: "Roll back only the hosts where this release is live (a deploy step's release-id output); other hosts are left alone.", default: "" },
       auto: { description: "true when a workflow rolls back automatically after a failed verification: then it happens only if the environment's policy says auto-rollback: true.", default: "false" },
       reason: { description: "Why, recorded in the ledger next to the release marked bad.", default: "" },

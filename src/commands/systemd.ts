@@ -37,6 +37,9 @@ export function renderUnit(name: string, s: SystemdService, p: ReleasePaths, has
   const restart = s.restart?.policy ?? (s.timer ? "no" : "on-failure");
   if (!(s.timer && restart === "always")) lines.push(`Restart=${restart}`); // oneshot refuses Restart=always
   if (s.restart?.delay !== undefined) lines.push(`RestartSec=${secs(s.restart.delay)}`);
+  // a deliberate stop (seed 002's panic flag): no restart loop, and inactive rather than failed
+  const stop = s.restart?.["stop-exit-status"]?.join(" ");
+  if (stop) lines.push(`RestartPreventExitStatus=${stop}`, `SuccessExitStatus=${stop}`);
   if (s.hardening !== "none") lines.push("NoNewPrivileges=yes", "PrivateTmp=yes");
   if (s.hardening === "strict") {
     lines.push("ProtectSystem=strict", p.deployTo.startsWith("/home/") || p.deployTo.startsWith("/root/") ? "ProtectHome=read-only" : "ProtectHome=yes");
@@ -104,6 +107,8 @@ export function restartAndWaitScript(o: { unit: string; sudo: boolean; reload: b
   return sh`since=$(date +%s)
 journal_tail() { echo "--- journal of ${o.unit} since the restart:" >&2; ${priv(o.sudo, sh`journalctl -u ${o.unit} --since "@$since" -n 20 --no-pager -o cat`)} >&2 || true; }
 ${o.reload === "if-unchanged" ? sh`action=restart; [ "\${slipway_unit_changed:-1}" = 0 ] && action=reload-or-restart` : sh`action=${o.reload ? "reload-or-restart" : "restart"}`}
+# a deploy is an operator's action: it must not count against StartLimitBurst (seed 002: 3 per 60 s)
+${priv(o.sudo, sh`systemctl reset-failed ${o.unit}`)} 2>/dev/null || true
 ${priv(o.sudo, sh`systemctl "$action" ${o.unit}`)} || { journal_tail; echo "systemctl $action ${o.unit} failed" >&2; exit 1; }
 deadline=$((SECONDS + ${o.startTimeoutSec}))
 while :; do

@@ -65,6 +65,10 @@ const restartSchema = z.strictObject({
   delay: duration.optional().describe("RestartSec"),
   burst: z.number().int().positive().optional().describe("StartLimitBurst: restarts allowed per interval"),
   interval: duration.optional().describe("StartLimitIntervalSec"),
+  "stop-exit-status": z
+    .array(z.number().int().min(1).max(255))
+    .optional()
+    .describe("exit statuses by which the app stops on purpose (e.g. on a panic flag): never restarted whatever the policy (RestartPreventExitStatus=) and not a failure, so the unit ends inactive (SuccessExitStatus=)"),
 });
 
 const logrotateSchema = z.strictObject({

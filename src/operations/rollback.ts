@@ -35,6 +35,8 @@ export interface RollbackResult {
   skipped?: string;
   /** the ledger entries of the target and of the abandoned release */
   target?: LedgerEntry;
+  /** the backup of the database as the target left it (backupAsLeftBy), for restore-db */
+  targetBackupId?: string;
   abandoned?: LedgerEntry;
   cronRestored: string[];
   ms: number;
@@ -81,6 +83,24 @@ export function chooseTarget(entries: LedgerEntry[], o: { current?: string; to?:
   return prev;
 }
 
+/**
+ * restore-db's default backup: the database as the target release left it. A deploy records the
+ * backup its run took before its own migrations, so the target's own backupId holds the schema of
+ * the release before it; the right one was taken by a later deploy while the schema was still at
+ * the target's migration head: the latest such (the least data lost), i.e. at the latest the one
+ * taken just before the first migration after the target. A rollback changes no schema.
+ */
+export function backupAsLeftBy(entries: LedgerEntry[], target: LedgerEntry): string | undefined {
+  let head = target.migrationHead;
+  let found: string | undefined;
+  for (const e of entries.slice(entries.lastIndexOf(target) + 1)) {
+    if (e.outcome === "rollback") continue;
+    if (typeof e.backupId === "string" && e.backupId && head === target.migrationHead) found = e.backupId;
+    if (e.migrationHead !== undefined) head = e.migrationHead;
+  }
+  return found;
+}
+
 /** crontab lines removed by deploys after the target (seed 000): they come back with the rollback. */
 export function cronLinesToRestore(entries: LedgerEntry[], target: LedgerEntry): string[] {
   const after = entries.slice(entries.lastIndexOf(target) + 1).filter((e) => e.outcome === "success");
@@ -113,6 +133,7 @@ ${req.compose ? detectComposeScript(req.compose.commands) : sh`:`}`);
     const to = target.release!;
     result.to = to;
     result.target = target;
+    result.targetBackupId = backupAsLeftBy(entries, target);
     if (to === current) {
       // asked for the release that is live (a restore-db job after the code rollback): nothing to switch
       result.skipped = `release ${to} is already live`;

@@ -43,6 +43,14 @@ WantedBy=multi-user.target
 `);
   });
 
+  it("seed 002's panic flag: stop-exit-status is never restarted (even with Restart=always) and ends the unit inactive", () => {
+    const s = prod.services["ibkr-trading"];
+    if (s?.kind !== "systemd") throw new Error("example changed");
+    const unit = renderUnit("ibkr-trading", { ...s, restart: { ...s.restart!, "stop-exit-status": [78, 79] } }, releasePaths(s["deploy-to"], "r1"), false);
+    expect(unit).toContain("Restart=always\nRestartSec=10s\nRestartPreventExitStatus=78 79\nSuccessExitStatus=78 79\n");
+    expect(renderUnit("ibkr-trading", s, releasePaths(s["deploy-to"], "r1"), false)).not.toContain("ExitStatus");
+  });
+
   it("seed 000: the environment goes into an EnvironmentFile, not the unit", () => {
     const s = prod.services["darkpool-collector"];
     if (s?.kind !== "systemd") throw new Error("example changed");
