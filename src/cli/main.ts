@@ -1,4 +1,5 @@
 // The slipway CLI: the same operations as the actions, from a terminal.
+import { badReleases } from "../operations/rollback.js";
 import "../remote/esm-shim.js"; // first: ssh2 needs __dirname while loading
 import { Command, InvalidArgumentError } from "commander";
 import { ConfigError, formatProblem, loadEnvironment } from "../config/load.js";
@@ -130,7 +131,11 @@ program
         // compose: the image id each service of the live release runs (pinned at deploy time)
         const digests = [...st.history].reverse().find((e) => e.release === st.current && e.digests)?.digests as Record<string, string> | undefined;
         if (digests) console.log(`    images: ${Object.entries(digests).map(([svc, id]) => `${svc}=${id.slice(0, 19)}`).join("  ")}`);
-        for (const e of [...st.history].reverse()) console.log(`    ${e.time}  ${e.outcome}  ${e.release}  sha ${e.sha}  by ${e.actor}${e.restored ? "  (previous restored)" : ""}`);
+        const bad = badReleases(st.history);
+        for (const e of [...st.history].reverse()) {
+          const notes = [e.restored ? "previous restored" : "", e.outcome !== "rollback" && bad.has(String(e.release)) ? "BAD: abandoned by a rollback, never chosen again" : "", e.outcome === "rollback" && e.reason ? `reason: ${e.reason}` : ""].filter(Boolean);
+          console.log(`    ${e.time}  ${e.outcome}  ${e.release}  sha ${e.sha}  by ${e.actor}${notes.length ? `  (${notes.join("; ")})` : ""}`);
+        }
       }
     } finally {
       await pool.closeAll();

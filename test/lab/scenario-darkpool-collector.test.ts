@@ -3,10 +3,12 @@
 // order as the runner runs them. The runbook's success criteria are asserted on the hosts: the cron
 // entry gone (and only it), the unit enabled at boot and restarted on failure, the log rotated, no
 // trade of the cron era lost, the managed database reached over TLS on its non-default port.
+import { execFileSync } from "node:child_process";
 import { readdirSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { COLLECTOR, CRON_ERA_TRADES, DEPLOY_TO, LOG_DIR, OTHER_CRON_LINE, UNIT, darkpoolUp, rootOn, type Darkpool } from "../harness/darkpool.js";
+import { ROOT } from "../harness/runner.js";
 import { why } from "../harness/scenario.js";
 import { lab } from "./helpers.js";
 
@@ -116,6 +118,11 @@ describe("seed 000: darkpool-collector, crontab -> systemd", () => {
     // the bad release is marked so that no later rollback returns to it
     expect(await on(`grep -c '"bad"' ${DEPLOY_TO}/_slipway/ledger.jsonl`)).not.toBe("0");
     expect(await count()).toBeGreaterThan(before);
+    // slipway status shows it too
+    const status = execFileSync("node", [path.join(ROOT, "dist/cli/index.js"), "status", dp.scenario.envPath], { cwd: dp.scenario.ws, encoding: "utf8" });
+    expect(status).toContain(`live: ${releases.r2}`);
+    expect(status).toMatch(new RegExp(`success  ${job.steps.deploy!.outputs["release-id"]}  sha c000003ccccccc  by octocat  \\(BAD: abandoned by a rollback`));
+    expect(status).toContain("reason: deploy or verification failed in run");
   }, 300_000);
 
   it("a dispatch rollback (rollback.yml) to release 1 by its sha: the schema stays, the warning names migration 002", async () => {

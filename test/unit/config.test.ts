@@ -30,6 +30,19 @@ describe("environment files", () => {
     expect([...kinds].sort()).toEqual(["compose", "supervisor", "systemd"]); // an example per target type
   });
 
+  it("the five seed scenarios (environments/examples) validate, and each has its sample app and e2e test", () => {
+    const names = readdirSync("environments/examples").filter((f) => f.endsWith(".yml")).map((f) => f.replace(/\.yml$/, "")).sort();
+    expect(names).toEqual(["darkpool-collector", "etf-service", "ibkr-trading", "nas-collectors", "recio-trading"]);
+    for (const n of names) {
+      const { env } = loadEnvironment(`environments/examples/${n}.yml`);
+      expect(Object.keys(env.services).length, n).toBeGreaterThan(0);
+      expect(env.checks.length, n).toBeGreaterThan(0);
+      expect(env.policy["auto-rollback"], n).toBe(true);
+      expect(readdirSync(path.join("examples", n)).length, n).toBeGreaterThan(0);
+      expect(readdirSync("test/lab"), n).toContain(`scenario-${n}.test.ts`);
+    }
+  });
+
   it("reports all three mistakes of a file at once, each with file:line:col", () => {
     const err = (() => {
       try {
