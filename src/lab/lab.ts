@@ -27,16 +27,6 @@ async function clientKey(dir: string): Promise<string> {
   return key;
 }
 
-/**
- * Lab hosts reach each other (seed 000's collector writes to a database on another host) through
- * the machine: forwarding is switched on for the hosts' own veths only, never globally
- * (net.ipv4.ip_forward stays as it is); the setting goes away with the veth at `down`.
- */
-function routeBetweenHosts(name: string) {
-  const veth = `ve-${name}`.slice(0, 15); // systemd-nspawn's host-side interface name
-  writeFileSync(`/proc/sys/net/ipv4/conf/${veth}/forwarding`, "1\n");
-}
-
 export async function up(o: UpOptions = {}): Promise<LabState> {
   const log = o.log ?? (() => {});
   const dir = labDir();
@@ -75,7 +65,6 @@ export async function up(o: UpOptions = {}): Promise<LabState> {
     writeState(state); // pids are known now: a failed `up` can be taken down
     const ready = await Promise.all(state.hosts.map((h) => waitReady(state, h)));
     state.hosts.forEach((h, i) => (state.timings[`ready:${h.name}`] = ready[i]!));
-    for (const h of state.hosts) routeBetweenHosts(h.name);
     if (o.wanDelayMs !== undefined) state.wan = await wanUp(dir, o.wanDelayMs);
     const d1 = state.hosts.find((h) => h.kind === "droplet");
     const n1 = state.hosts.find((h) => h.kind === "nas");

@@ -93,6 +93,17 @@ export const marks = (out: string, mark: string) =>
     .filter((l) => l === `slipway:${mark}` || l.startsWith(`slipway:${mark} `))
     .map((l) => l.slice(`slipway:${mark}`.length).trim());
 
+/**
+ * Who owns the shared paths (and the env file): the service's user, so that the app can write its
+ * logs and state there. supervisor: the programs' user when they all run as the same one.
+ */
+export function sharedOwner(s: Service): string | undefined {
+  if (s.kind === "systemd") return s.user ? `${s.user}:${s.group ?? s.user}` : undefined;
+  if (s.kind !== "supervisor") return undefined;
+  const users = [...new Set(Object.values(s.programs).map((pr) => pr.user))];
+  return users.length === 1 && users[0] ? `${users[0]}:` : undefined;
+}
+
 export type LockRequest = Pick<DeployRequest, "owner" | "lockWaitMs" | "sudo" | "log">;
 export type LedgerRequest = Pick<DeployRequest, "serviceName" | "releaseId" | "sha" | "owner">;
 
@@ -155,7 +166,7 @@ export async function deployHost(remote: Remote, req: DeployRequest): Promise<Ho
     const staged = `${p.release}/${STAGED}`;
     const hasEnv = Object.keys(req.env).length > 0;
     const logrotate = logrotateText(s);
-    const owner = s.kind === "systemd" && s.user ? `${s.user}:${s.group ?? s.user}` : undefined;
+    const owner = sharedOwner(s);
     const stage = sh`mkdir -p ${staged}
 ${linkSharedScript(p, s.shared, owner)}
 ${hasEnv ? sh`(umask 077

@@ -4,6 +4,7 @@ import { envFileText, releasePaths } from "../../src/commands/release.js";
 import { renderPrograms } from "../../src/commands/supervisor.js";
 import { renderUnit } from "../../src/commands/systemd.js";
 import { loadEnvironment } from "../../src/config/load.js";
+import { sharedOwner } from "../../src/operations/deploy.js";
 
 const prod = loadEnvironment("environments/production.yml").env;
 
@@ -67,6 +68,16 @@ WantedBy=multi-user.target
 });
 
 describe("supervisor programs", () => {
+  it("shared paths belong to the programs' user when they all run as one (seed 001: recio), else stay the deploy user's", () => {
+    const s = loadEnvironment("environments/examples/recio-trading.yml").env.services["recio-trading"];
+    if (s?.kind !== "supervisor") throw new Error("example changed");
+    expect(sharedOwner(s)).toBe("recio:");
+    const mixed = { ...s, programs: { ...s.programs, extra: { ...Object.values(s.programs)[0]!, user: "other" } } };
+    expect(sharedOwner(mixed)).toBeUndefined();
+    const prod = loadEnvironment("environments/production.yml").env.services["ibkr-trading"]!;
+    expect(sharedOwner(prod)).toBe("trader:trader");
+  });
+
   it("seed 001: one group, hardening options, commands reached through current", () => {
     const env = loadEnvironment("environments/recio.yml").env;
     const s = env.services["trading-system"];

@@ -18,6 +18,9 @@ while :; do
   child=$!
   for _ in $(seq 1 200); do ip link show "$VETH" >/dev/null 2>&1 && break; kill -0 "$child" 2>/dev/null || break; sleep 0.05; done
   ip addr replace "$CIDR" dev "$VETH" && ip link set "$VETH" up
+  # lab hosts reach each other through the machine (seed 000's database on another host):
+  # forwarding on this veth only (a reboot makes a new one), never net.ipv4.ip_forward
+  echo 1 > "/proc/sys/net/ipv4/conf/$VETH/forwarding"
   wait "$child"; rc=$?
   while kill -0 "$child" 2>/dev/null; do wait "$child"; rc=$?; done   # wait was interrupted by the trap
   [ "$rc" = 133 ] || exit "$rc"
