@@ -142,7 +142,7 @@ describe("verify-health, as the runner runs it", () => {
     expect(by["no panic flag"]).toMatchObject({ kind: "file-absent", host: "loop", detail: `${ws}/state/panic.flag is absent` });
     expect(r.summary).toContain("### slipway verify-health — health: ✅ healthy");
     expect(r.summary).toContain("| check | kind | host | result | attempts | duration | detail |");
-    expect(r.summary).toMatch(/\| warming up \| http \| runner \| ✅ \| 3 \| (\d+ms|\d\.\ds) \| HTTP 200 \|/);
+    expect(r.summary).toMatch(/\| warming up \| http \| runner \| ✅ \| 3 \| (\d+ms|\d+(\.\d)?s) \| HTTP 200 \|/);
     expect(r.summary).toContain("| trader health | command | loop | ✅ | 1 |");
     expect(r.summary).toMatch(/\| trader health \| command \| loop \| ✅ \| 1 \| (\d+ms|[\d.]+s) \| exit 0: checking the trader; Service is healthy \|/);
     expect(r.summary).toContain('| ui from host | http | loop | ✅ | 1 |');
