@@ -174,25 +174,25 @@ ${withHeredoc(sh`cat > ${`${staged}/env`}`, envFileText(req.env))}
 )${owner ? sh`\n${priv(req.sudo, sh`chown ${owner} ${`${staged}/env`}`)}` : new Shell("")}` : new Shell(":")}
 ${logrotate ? withHeredoc(sh`cat > ${`${staged}/logrotate`}`, logrotate) : new Shell(":")}
 ${d.stage(staged)}`;
-    // 3. in the same script: switch and restart. The marker says whether the switch happened, so a
-    // failure before it leaves everything as it was and a failure after it restores the previous release
+    // 3. in the same script: switch, restart and, once the service is up, the cron hand-over (seed
+    // 000), logrotate and pruning (one exec: each costs two round trips on a WAN link). The marker
+    // says whether the switch happened, so a failure before it leaves everything as it was and a
+    // failure after it restores the previous release
+    const cron = s.kind === "systemd" ? s["replaces-cron"] : undefined;
     const go = sh`${stage}
 echo "slipway:config-sha $(sha256sum ${`${staged}/${d.configFile}`} | cut -d' ' -f1)"
 echo slipway:switching
 ${switchCurrentScript(p, req.releaseId)}
-${d.activate()}`;
+${d.activate()}
+${cron ? removeCronScript({ ...cron, sudo: req.sudo }) : new Shell(":")}
+${logrotate ? installLogrotateScript({ name: req.serviceName, staged: `${staged}/logrotate`, sudo: req.sudo }) : new Shell(":")}
+${pruneReleasesScript(p, req.keep, previous)}`;
     const st = await timed("stage+switch+restart", () => remote.run(go, { step: `deploy ${d.label}`, quiet: true, check: false }));
     switched = marks(st.stdout, "switching").length > 0;
     if (st.code !== 0) throw new RemoteCommandError(remote.name, `deploy ${d.label}`, st.code, st.tail, `failed with exit code ${st.code}`);
     const unitChanged = marks(st.stdout, "unit").includes("changed");
     const configSha256 = marks(st.stdout, "config-sha")[0];
-    // 4. after success: cron hand-over (seed 000), logrotate, prune
-    const cron = s.kind === "systemd" ? s["replaces-cron"] : undefined;
-    const after = sh`${cron ? removeCronScript({ ...cron, sudo: req.sudo }) : new Shell(":")}
-${logrotate ? installLogrotateScript({ name: req.serviceName, staged: `${staged}/logrotate`, sudo: req.sudo }) : new Shell(":")}
-${pruneReleasesScript(p, req.keep, previous)}`;
-    const fin = await timed("finish", () => remote.run(after, { step: "finish", quiet: true }));
-    const cronRemoved = marks(fin.stdout, "cron-removed").map((b) => Buffer.from(b, "base64").toString("utf8"));
+    const cronRemoved = marks(st.stdout, "cron-removed").map((b) => Buffer.from(b, "base64").toString("utf8"));
     for (const c of cronRemoved) req.log.info(`[${remote.name}] removed crontab line of ${cron!.user}: ${c}`);
     deployed = true; // from here on the new release stays, whatever happens to the bookkeeping
     await recordLedger(remote, p, req, { outcome: "success", previous, unit: d.label, unitChanged, configSha256, artifactSha256: artifact, cronRemoved, ...req.notes }, true);

@@ -66,14 +66,14 @@ describe("deploy-systemd", () => {
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(r.outputs["release-id"]).toMatch(/^\d{8}T\d{9}Z-1111111$/);
     expect(JSON.parse(r.outputs.hosts!)).toEqual({ "droplet-1": { release: r.outputs["release-id"], outcome: "success", execs: expect.any(Number) } });
-    expect(JSON.parse(r.outputs.hosts!)["droplet-1"].execs).toBeLessThanOrEqual(8); // lock, upload, stage, switch, finish, ledger, unlock
+    expect(JSON.parse(r.outputs.hosts!)["droplet-1"].execs).toBeLessThanOrEqual(4); // lock, upload, stage+switch+restart+finish, ledger+unlock
     expect(await get("droplet-1")).toBe("v1 token=18");
     const facts = await on("droplet-1", "deploy", "readlink /srv/web/current; systemctl is-enabled web.service; stat -c '%a %U' /srv/web/current/_slipway/env; readlink /srv/web/current/logs");
     expect(facts.stdout.split("\n")).toEqual([`releases/${r.outputs["release-id"]}`, "enabled", "600 deploy", "/srv/web/shared/logs"]);
     expect(r.stdout).toContain("::add-mask::s3cret-token-value"); // masked before use
     expect(r.stdout.split("\n").filter((l) => !l.startsWith("::add-mask::")).join("\n")).not.toContain("s3cret-token-value");
     expect(r.summary).toContain("| droplet-1 | ✅ deployed |");
-    expect(r.summary).toMatch(/\| host \| lock \| upload \| stage\+switch\+restart \| finish \| total \|\n.*\n\| droplet-1 \| \d/); // hosts × steps × duration
+    expect(r.summary).toMatch(/\| host \| lock \| upload \| stage\+switch\+restart \| total \|\n.*\n\| droplet-1 \| \d/); // hosts × steps × duration
     expect(r.summary).toMatch(/```mermaid\ngantt\n[\s\S]*section droplet-1\n {2}lock \(/); // and as a timeline
     const unitSha = (await on("droplet-1", "deploy", "sha256sum /etc/systemd/system/web.service | cut -d' ' -f1")).stdout;
     expect((await ledger()).at(-1)).toMatchObject({

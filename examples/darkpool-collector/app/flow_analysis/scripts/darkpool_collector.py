@@ -13,8 +13,11 @@ import time
 
 import psycopg2
 
-VERSION = "1"
+from flow_analysis.release import COLUMNS, VERSION
+
 SYMBOLS = ["AAPL", "MSFT", "NVDA", "SPY", "TSLA", "AMZN"]
+VENUES = ["UBS ATS", "SIGMA X2", "CROSSFINDER", "MS POOL"]
+INSERT = "INSERT INTO darkpool_trades ({}) VALUES ({})".format(", ".join(COLUMNS), ", ".join(f"%({field})s" for field in COLUMNS.values()))
 log = logging.getLogger("darkpool_collector")
 
 
@@ -32,12 +35,12 @@ def connect():
 
 
 def next_trade():
-    return {"symbol": random.choice(SYMBOLS), "price": round(random.uniform(10, 900), 2), "size": random.randint(100, 50_000)}
+    return {"symbol": random.choice(SYMBOLS), "price": round(random.uniform(10, 900), 2), "size": random.randint(100, 50_000), "venue": random.choice(VENUES)}
 
 
 def store(conn, trade):
     with conn, conn.cursor() as cur:
-        cur.execute("INSERT INTO darkpool_trades (symbol, price, size) VALUES (%(symbol)s, %(price)s, %(size)s)", trade)
+        cur.execute(INSERT, trade)
 
 
 def main():
