@@ -8,7 +8,8 @@ import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { status, up } from "../src/lab/lab.js";
 import { formatDuration } from "../src/report/summary.js";
-import { COLLECTOR, CRON_ERA_TRADES, DEPLOY_TO, darkpoolUp, rootOn } from "../test/harness/darkpool.js";
+import { rootOn } from "../src/lab/ssh.js";
+import { COLLECTOR, CRON_ERA_TRADES, DEPLOY_TO, darkpoolUp } from "../test/harness/darkpool.js";
 import { ROOT } from "../test/harness/runner.js";
 import { errors, type JobResult } from "../test/harness/scenario.js";
 

@@ -1,6 +1,10 @@
 // The bodies of backup-db and apply-migrations: pick the databases, run the operation on each,
 // write outputs and the job summary.
+import { existsSync } from "node:fs";
 import path from "node:path";
+import { commandWords } from "../commands/health.js";
+import { sh } from "../commands/quote.js";
+import { priv } from "../commands/release.js";
 import type { Database } from "../config/schema.js";
 import { durationMs } from "../config/schema.js";
 import { requireWindow } from "../config/window.js";
@@ -8,8 +12,6 @@ import { inWorkspace } from "../config/paths.js";
 import { backupPostgres, backupSqlite, defaultBackupDir, findBackup, type BackupMeta } from "../operations/backup.js";
 import { migrate, migrateAlembic, type MigrateResult } from "../operations/migrate.js";
 import { pgClient, runIdentity, type PgClient } from "../operations/pg.js";
-import { sh } from "../commands/quote.js";
-import { existsSync } from "node:fs";
 import { bytes, mdTable } from "../report/summary.js";
 import type { ActionContext } from "./run-action.js";
 
@@ -38,7 +40,7 @@ async function stackDatabaseNotCreated(ctx: ActionContext, name: string, def: Da
   const stack = Object.entries(ctx.loaded.env.services).flatMap(([n, s]) => (s.kind === "compose" && s["database-service"] && s.hosts.includes(host) ? [{ name: n, db: s["database-service"] }] : []))[0];
   if (!stack) return undefined;
   const h = ctx.loaded.env.hosts[host]!;
-  const docker = sh`${h.sudo ? sh`sudo -n ` : sh``}${h.commands?.docker ?? "docker"}`;
+  const docker = priv(h.sudo, commandWords(h.commands?.docker, "docker"));
   const remote = await ctx.pool.get(host);
   const r = await remote.run(
     sh`if out=$(${docker} inspect -f '{{.Id}}' ${def.on.container} 2>&1); then echo slipway:container-exists; else case "$out" in *"No such object"*|*"No such container"*) echo slipway:container-missing ;; *) printf '%s\n' "$out" >&2 ;; esac; fi`,

@@ -107,7 +107,7 @@ export function restartAndWaitScript(o: { unit: string; sudo: boolean; reload: b
   return sh`since=$(date +%s)
 journal_tail() { echo "--- journal of ${o.unit} since the restart:" >&2; ${priv(o.sudo, sh`journalctl -u ${o.unit} --since "@$since" -n 20 --no-pager -o cat`)} >&2 || true; }
 ${o.reload === "if-unchanged" ? sh`action=restart; [ "\${slipway_unit_changed:-1}" = 0 ] && action=reload-or-restart` : sh`action=${o.reload ? "reload-or-restart" : "restart"}`}
-# a deploy is an operator's action: it must not count against StartLimitBurst (seed 002: 3 per 60 s)
+# a deploy, restore or rollback is an operator's action: it must not count against StartLimitBurst (seed 002: 3 per 60 s)
 ${priv(o.sudo, sh`systemctl reset-failed ${o.unit}`)} 2>/dev/null || true
 ${priv(o.sudo, sh`systemctl "$action" ${o.unit}`)} || { journal_tail; echo "systemctl $action ${o.unit} failed" >&2; exit 1; }
 deadline=$((SECONDS + ${o.startTimeoutSec}))

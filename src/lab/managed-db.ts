@@ -2,7 +2,7 @@
 // on a non-default port, TLS only (a self-signed certificate made on the host), password auth for
 // its admin role (CREATEDB, like DigitalOcean's doadmin), reachable from the other lab hosts. Used by the darkpool-collector scenario
 // and `npm run demo`; dropped by managedPostgresDown (and with the host when the lab goes down).
-import { ssh } from "./ssh.js";
+import { rootOn } from "./ssh.js";
 import { host, type LabState } from "./state.js";
 
 export interface ManagedPostgres {
@@ -18,19 +18,13 @@ export interface ManagedPostgres {
 
 const CLUSTER = "managed";
 
-async function root(lab: LabState, hostName: string, script: string, input?: string) {
-  const r = await ssh(lab, host(lab, hostName), "root", script, { input, timeoutMs: 120_000 });
-  if (r.code !== 0) throw new Error(`managed database on ${hostName}: exit ${r.code}\n${r.stderr.trim()}`);
-  return r.stdout.trim();
-}
-
 export async function managedPostgresUp(lab: LabState, hostName: string, o: { port?: number; database?: string; user?: string; password: string }): Promise<ManagedPostgres> {
   const port = o.port ?? 25060;
   const database = o.database ?? "defaultdb";
   const user = o.user ?? "doadmin";
   if (!/^[A-Za-z0-9]+$/.test(o.password)) throw new Error("the lab's managed database password must be alphanumeric");
   const dir = `/etc/postgresql/15/${CLUSTER}`;
-  await root(
+  await rootOn(
     lab,
     hostName,
     `set -e
@@ -53,16 +47,16 @@ X
 pg_ctlcluster 15 ${CLUSTER} start`,
   );
   // the password travels on stdin, not in argv
-  await root(lab, hostName, `runuser -u postgres -- psql -X -q -p ${port} -v ON_ERROR_STOP=1 -f -`, `CREATE ROLE ${user} LOGIN CREATEDB PASSWORD '${o.password}';\nCREATE DATABASE ${database} OWNER ${user};\n`);
+  await rootOn(lab, hostName, `runuser -u postgres -- psql -X -q -p ${port} -v ON_ERROR_STOP=1 -f -`, `CREATE ROLE ${user} LOGIN CREATEDB PASSWORD '${o.password}';\nCREATE DATABASE ${database} OWNER ${user};\n`);
   const address = host(lab, hostName).address;
   return { host: hostName, address, port, database, user, password: o.password, url: `postgres://${user}:${o.password}@${address}:${port}/${database}?sslmode=require` };
 }
 
 export async function managedPostgresDown(lab: LabState, hostName: string): Promise<void> {
-  await root(lab, hostName, `pg_dropcluster --stop 15 ${CLUSTER} 2>/dev/null || true`);
+  await rootOn(lab, hostName, `pg_dropcluster --stop 15 ${CLUSTER} 2>/dev/null || true`);
 }
 
 /** SQL as the cluster's superuser on its host (for assertions). */
 export function managedPsql(lab: LabState, db: ManagedPostgres, sql: string): Promise<string> {
-  return root(lab, db.host, `runuser -u postgres -- psql -X -At -p ${db.port} -d ${db.database} -v ON_ERROR_STOP=1 -f -`, sql);
+  return rootOn(lab, db.host, `runuser -u postgres -- psql -X -At -p ${db.port} -d ${db.database} -v ON_ERROR_STOP=1 -f -`, sql);
 }

@@ -1,6 +1,6 @@
 // The lab's own ssh calls (readiness, faults, tests): OpenSSH client, host key PINNED through the
 // lab's known_hosts file (the lab generated the host keys, so it knows them).
-import type { LabHost, LabState } from "./state.js";
+import { host, type LabHost, type LabState } from "./state.js";
 import { run, type RunResult } from "./run.js";
 
 export interface SshOptions {
@@ -38,4 +38,11 @@ export function sshArgv(lab: Pick<LabState, "clientKey" | "knownHosts" | "wan">,
 export function ssh(lab: LabState, h: LabHost, user: string, command: string, o: SshOptions = {}): Promise<RunResult> {
   const [cmd, ...args] = sshArgv(lab, h, user, command, o);
   return run(cmd!, args, { allowFail: true, timeoutMs: o.timeoutMs ?? 60_000, input: o.input });
+}
+
+/** Run a script as root on a lab host (stdin: `input`); throws with its stderr unless it exits 0; returns stdout trimmed. */
+export async function rootOn(lab: LabState, hostName: string, script: string, input?: string): Promise<string> {
+  const r = await ssh(lab, host(lab, hostName), "root", script, { input, timeoutMs: 120_000 });
+  if (r.code !== 0) throw new Error(`${hostName}: ${script.split("\n")[0]} -> exit ${r.code}\n${r.stderr.trim()}`);
+  return r.stdout.trim();
 }

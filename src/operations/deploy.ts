@@ -250,7 +250,6 @@ ${timer ? install(staged, timer, true) : sh`:`}`,
     activate: () => restartAndWaitScript({ unit: active, sudo, reload: !timer && s["on-change"] === "reload" ? "if-unchanged" : false, startTimeoutSec: o.startTimeoutSec, windowSec: o.stabilizeSec }),
     restore: (prevStaged) => sh`${reinstall(prevStaged, unit)}
 ${timer ? reinstall(prevStaged, timer) : sh`:`}
-${priv(sudo, sh`systemctl reset-failed ${active}`)} || true
 ${restartAndWaitScript({ unit: active, sudo, reload: false, startTimeoutSec: o.startTimeoutSec, windowSec: Math.min(o.stabilizeSec, 5) })}`,
     stop: () => priv(sudo, sh`systemctl stop ${active}`),
   };

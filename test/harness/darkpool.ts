@@ -3,8 +3,8 @@
 // the example environment pointed at both.
 import { randomBytes } from "node:crypto";
 import { managedPostgresDown, managedPostgresUp, managedPsql, type ManagedPostgres } from "../../src/lab/managed-db.js";
-import { ssh } from "../../src/lab/ssh.js";
-import { host, type LabState } from "../../src/lab/state.js";
+import { rootOn } from "../../src/lab/ssh.js";
+import type { LabState } from "../../src/lab/state.js";
 import { Scenario } from "./scenario.js";
 
 export const COLLECTOR = "droplet-1";
@@ -17,12 +17,6 @@ export const CRON_LINE = "*/5 * * * * cd /opt/darkpool_collector && venv/bin/pyt
 export const OTHER_CRON_LINE = "17 3 * * * find /tmp -name 'flow_*.csv' -mtime +7 -delete";
 /** trades the cron-era collector stored before the migration: none may be lost */
 export const CRON_ERA_TRADES = 250;
-
-export async function rootOn(lab: LabState, hostName: string, command: string, input?: string): Promise<string> {
-  const r = await ssh(lab, host(lab, hostName), "root", command, { input, timeoutMs: 120_000 });
-  if (r.code !== 0) throw new Error(`${hostName}: ${command.split("\n")[0]} -> exit ${r.code}\n${r.stderr.trim()}`);
-  return r.stdout.trim();
-}
 
 export interface Darkpool {
   scenario: Scenario;

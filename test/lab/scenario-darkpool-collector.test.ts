@@ -7,7 +7,9 @@ import { execFileSync } from "node:child_process";
 import { readdirSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { COLLECTOR, CRON_ERA_TRADES, DEPLOY_TO, LOG_DIR, OTHER_CRON_LINE, UNIT, darkpoolUp, rootOn, type Darkpool } from "../harness/darkpool.js";
+import { waitFor } from "../../src/lab/run.js";
+import { rootOn } from "../../src/lab/ssh.js";
+import { COLLECTOR, CRON_ERA_TRADES, DEPLOY_TO, LOG_DIR, OTHER_CRON_LINE, UNIT, darkpoolUp, type Darkpool } from "../harness/darkpool.js";
 import { ROOT } from "../harness/runner.js";
 import { why } from "../harness/scenario.js";
 import { lab } from "./helpers.js";
@@ -20,12 +22,7 @@ const count = async (where = "true") => Number(await dp.sql(`SELECT count(*) FRO
 /** wait until the collector stored `n` more trades matching `where` (it stores one every 0.5 s) */
 async function grows(where: string, n = 3, timeoutMs = 30_000) {
   const start = await count(where);
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    if ((await count(where)) >= start + n) return;
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  throw new Error(`no new trades matching ${where} within ${timeoutMs} ms`);
+  await waitFor(`${n} new trades matching ${where}`, timeoutMs, async () => ((await count(where)) >= start + n ? true : undefined), 500);
 }
 const show = (prop: string) => on(`systemctl show -p ${prop} --value ${UNIT}`);
 

@@ -6,6 +6,7 @@
 // runbook's own success criteria are asserted on the NAS: migrations 006/007 applied, row counts,
 // instrument metadata (BTC/ETH totals, active, expired), lifecycle events, data collection
 // continuing, the collectors' control APIs reporting running.
+import { quote } from "../../src/commands/quote.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Scenario, why } from "../harness/scenario.js";
 import { lab, on } from "./helpers.js";
@@ -18,7 +19,6 @@ const DB = "nascollectors-timescaledb";
 const DOCKER = "/usr/local/bin/docker";
 const PASSWORD = "nas pw $x #y`id`";
 /** a shell word holding `v` literally */
-const q = (v: string) => `'${v.replace(/'/g, "'\\''")}'`;
 const APPS = ["btc-options", "eth-options", "btc-lifecycle-manager", "eth-lifecycle-manager"];
 const PORTS = { btc: 8400, eth: 8401, btcManager: 8402, ethManager: 8403 };
 
@@ -134,7 +134,7 @@ describe("seed 004: nas-collectors, a compose stack on the NAS", () => {
     const run = await running();
     for (const [svc, id] of Object.entries(digests)) expect(run[svc], svc).toBe(`${id} running/healthy`);
     // the .env holds the password, 0600, and only there
-    const env = await root(`stat -c %a ${DEPLOY_TO}/current/.env; grep -c POSTGRES_PASSWORD ${DEPLOY_TO}/current/.env; grep -rlF -- ${q(PASSWORD)} ${DEPLOY_TO}/current/ | grep -v '/.env$' || true`);
+    const env = await root(`stat -c %a ${DEPLOY_TO}/current/.env; grep -c POSTGRES_PASSWORD ${DEPLOY_TO}/current/.env; grep -rlF -- ${quote(PASSWORD)} ${DEPLOY_TO}/current/ | grep -v '/.env$' || true`);
     expect(env.stdout).toBe("600\n1");
     // PHASE 5.4 "Verify instrument metadata populated": every listed option, active
     expect(await eventually("instrument metadata", metadata, (m) => m.BTC?.total === 12 && m.ETH?.total === 16)).toEqual({ BTC: { total: 12, active: 12, expired: 0 }, ETH: { total: 16, active: 16, expired: 0 } });
