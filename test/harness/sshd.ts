@@ -55,6 +55,7 @@ export async function startSshd(): Promise<Sshd> {
   const pub = readFileSync(path.join(dir, "client_key.pub"), "utf8");
   for (const u of ["root", TEST_USER]) writeFileSync(path.join(dir, "authkeys", u), pub, { mode: 0o644 });
   mkdirSync("/run/sshd", { recursive: true, mode: 0o755 });
+  mkdirSync(path.join(dir, "root-home"), { mode: 0o700 });
   const config = path.join(dir, "sshd_config");
   writeFileSync(
     config,
@@ -74,6 +75,11 @@ export async function startSshd(): Promise<Sshd> {
       "MaxSessions 50",
       "MaxStartups 50:30:100",
       "Subsystem sftp internal-sftp",
+      // bash run by sshd sources ~/.bashrc; a developer's or runner's root bashrc (pyenv init:
+      // 0.5 s a command here) would make every exec slow and concurrent checks time out. The lab's
+      // hosts are clean installs; this sshd gives root a clean home as well
+      "Match User root",
+      `  SetEnv HOME=${dir}/root-home`,
       "",
     ].join("\n"),
   );
