@@ -9,6 +9,7 @@ import { releasePaths } from "../commands/release.js";
 import { deployComposeHost } from "../operations/compose.js";
 import { DeployError, deployHost, supervisorDriver, systemdDriver, type HostDeployResult } from "../operations/deploy.js";
 import { migrateDatabase } from "./database.js";
+import { packRelease } from "../operations/artifact.js";
 import { runIdentity } from "../operations/pg.js";
 import { hostsStepsTable, mdDetails, mdTable, mdTimeline } from "../report/summary.js";
 import type { ActionContext } from "./run-action.js";
@@ -109,8 +110,12 @@ async function deployBody(ctx: ActionContext, kind: Kind): Promise<void> {
         sudo: env.hosts[h]!.sudo,
         log: ctx.log,
       };
+      if (s.kind !== "compose") {
+        const artifact = packed(); // packed while the SSH handshake runs
+        const remote = await ctx.pool.get(h);
+        return deployHost(remote, { ...common, service: s, driver: driverFor(env.hosts[h]!.sudo)!, artifact: await artifact });
+      }
       const remote = await ctx.pool.get(h);
-      if (s.kind !== "compose") return deployHost(remote, { ...common, service: s, driver: driverFor(env.hosts[h]!.sudo)! });
       return deployComposeHost(remote, {
         ...common,
         service: s,
@@ -120,9 +125,19 @@ async function deployBody(ctx: ActionContext, kind: Kind): Promise<void> {
         migrate: ctx.input("migrate") === "false" ? undefined : composeMigrations(ctx, h),
       });
     };
-    const out = await rollout(env, hosts, (h) => ctx.log.group(`deploy ${name} to ${h}`, () => deployOn(h)));
-    results.push(...out.ok);
-    failures.push(...out.failed);
+    // packed once, on first use, for every host of the service
+    let pack: ReturnType<typeof packRelease> | undefined;
+    const packed = () => {
+      if (!pack) (pack = packRelease(source)).catch(() => undefined); // each host awaits it and reports its error
+      return pack;
+    };
+    try {
+      const out = await rollout(env, hosts, (h) => ctx.log.group(`deploy ${name} to ${h}`, () => deployOn(h)));
+      results.push(...out.ok);
+      failures.push(...out.failed);
+    } finally {
+      if (pack) (await pack.catch(() => undefined))?.dispose();
+    }
   }
   if (ctx.dryRun) return;
   ctx.out.set("release-id", id);

@@ -60,7 +60,7 @@ else
   fi
   mkdir -p "$(dirname ${o.record})"
   (umask 077; cp ${o.staged} ${o.record})
-  echo "slipway:unit changed"
+  echo "slipway:unit changed"; slipway_config_changed=1
 fi
 ${ctl(sh`update ${o.group}`)} >/dev/null`;
 }

@@ -91,7 +91,7 @@ else
   if [ -f ${installed} ]; then diff -u ${installed} ${o.staged} | sed 's/^/  /' || true; fi
   ${priv(o.sudo, sh`install -m 0644 ${o.staged} ${installed}`)}
   ${priv(o.sudo, sh`systemctl daemon-reload`)}
-  echo "slipway:unit changed"; slipway_unit_changed=1
+  echo "slipway:unit changed"; slipway_unit_changed=1; slipway_config_changed=1
 fi
 ${o.enable === false ? sh`:` : priv(o.sudo, sh`systemctl enable --quiet ${o.unit}`)}`;
 }
@@ -133,14 +133,17 @@ done
 echo "slipway:stable ${o.unit} pid $(${show("MainPID")})"`;
 }
 
-/** Seed 000: the service takes over from a crontab entry; print the removed lines (for rollback). */
+/** Seed 000: the service takes over from a crontab entry; print the removed lines and keep them in slipway_cron_removed (for rollback). */
 export function removeCronScript(o: { user: string; match: string; sudo: boolean }): Shell {
   const crontab = (args: Shell) => priv(o.sudo, sh`crontab -u ${o.user} ${args}`);
   return sh`current=$(${crontab(sh`-l`)} 2>/dev/null || true)
 removed=$(printf '%s\\n' "$current" | grep -F -- ${o.match} || true)
 if [ -n "$removed" ]; then
   printf '%s\\n' "$current" | { grep -vF -- ${o.match} || true; } | ${crontab(sh`-`)}
-  printf '%s\\n' "$removed" | while IFS= read -r line; do echo "slipway:cron-removed $(printf '%s' "$line" | base64 -w0)"; done
+  while IFS= read -r line; do
+    slipway_cron_removed+=("$line")
+    echo "slipway:cron-removed $(printf '%s' "$line" | base64 -w0)"
+  done <<< "$removed"
 fi`;
 }
 

@@ -6,13 +6,14 @@ import { existsSync, statSync } from "node:fs";
 import { withHeredoc } from "../commands/postgres.js";
 import { sh, Shell } from "../commands/quote.js";
 import {
-  appendLedgerScript, envFileText, LOCK_HELD_EXIT, linkSharedScript, prepareAndLockScript, priv, pruneReleasesScript, readLedgerScript,
-  releaseLockScript, releasePaths, switchCurrentScript, type LockOwner, type ReleasePaths,
+  appendHostLedgerScript, appendLedgerScript, envFileText, LOCK_HELD_EXIT, linkSharedScript, prepareAndLockScript, priv, pruneReleasesScript, readLedgerScript,
+  receiveReleaseScript, releaseLockScript, releasePaths, switchCurrentScript, uploadPath, type LockOwner, type ReleasePaths,
 } from "../commands/release.js";
 import { groupName, installProgramsScript, renderPrograms, restartGroupAndWaitScript, supervisorctl } from "../commands/supervisor.js";
 import { installLogrotateScript, logrotateText, removeCronScript, renderTimer, renderUnit, restartAndWaitScript, STAGED, timerName, unitName, verifyAndInstallUnitScript } from "../commands/systemd.js";
 import type { Service } from "../config/schema.js";
-import type { Remote } from "../remote/connection.js";
+import type { Remote, RunResult } from "../remote/connection.js";
+import type { Artifact } from "./artifact.js";
 import { RemoteCommandError } from "../remote/errors.js";
 import type { Log } from "../report/log.js";
 
@@ -107,33 +108,16 @@ export function sharedOwner(s: Service): string | undefined {
 export type LockRequest = Pick<DeployRequest, "owner" | "lockWaitMs" | "sudo" | "log">;
 export type LedgerRequest = Pick<DeployRequest, "serviceName" | "releaseId" | "sha" | "owner">;
 
-/** Take the deploy lock, waiting up to lockWaitMs; returns the live release id (or undefined) and what `extra` printed. */
+/** Take the deploy lock, waiting on the host up to lockWaitMs; returns the live release id (or undefined) and what `extra` printed. */
 export async function lock(remote: Remote, p: ReleasePaths, req: LockRequest, extra?: Shell): Promise<{ previous?: string; stdout: string }> {
-  const until = Date.now() + req.lockWaitMs;
-  const owner: LockOwner = { ...req.owner, host: remote.name };
-  for (;;) {
-    const script = prepareAndLockScript(p, { sudo: req.sudo, owner });
-    const r = await remote.run(extra ? sh`${script}\n${extra}` : script, { step: "lock", quiet: true, check: false });
-    for (const e of marks(r.stdout, "lock-expired")) req.log.warn(`[${remote.name}] took over an expired deploy lock: ${e}`);
-    if (r.code === 0) return { previous: marks(r.stdout, "current")[0] || undefined, stdout: r.stdout };
-    if (r.code !== LOCK_HELD_EXIT) {
-      // the lock was taken but `extra` failed: give it back before reporting
-      if (marks(r.stdout, "current").length) await remote.run(releaseLockScript(p, req.owner.run), { step: "unlock", quiet: true, check: false }).catch(() => undefined);
-      throw new DeployError(remote.name, `[${remote.name}] cannot prepare ${p.deployTo}: ${r.tail.slice(-5).join("\n")}`, false);
-    }
-    if (Date.now() >= until) {
-      const holder = marks(r.stdout, "lock-held")[0] ?? "{}";
-      let who = holder;
-      try {
-        const o = JSON.parse(holder) as Partial<LockOwner>;
-        who = `${o.run ?? "an unknown run"} (actor ${o.actor ?? "?"}, sha ${o.sha ?? "?"}, since ${o.since ?? "?"}, expires ${o.expires ?? "?"})`;
-      } catch {
-        /* show it raw */
-      }
-      throw new LockHeldError(remote.name, `[${remote.name}] another deploy holds the lock on ${p.deployTo}: ${who}. Wait for it, pass lock-wait, or release it with \`slipway lock release\` if that run is dead.`, false);
-    }
-    await new Promise((r) => setTimeout(r, 1000));
-  }
+  const script = prepareAndLockScript(p, { sudo: req.sudo, owner: { ...req.owner, host: remote.name }, waitSec: req.lockWaitMs / 1000 });
+  const r = await remote.run(extra ? sh`${script}\n${extra}` : script, { step: "lock", quiet: true, check: false, timeoutMs: remote.target.commandTimeoutMs + req.lockWaitMs, onLine: (l) => waitingForLock(remote.name, req, l) });
+  for (const e of marks(r.stdout, "lock-expired")) req.log.warn(`[${remote.name}] took over an expired deploy lock: ${e}`);
+  if (r.code === 0) return { previous: marks(r.stdout, "current")[0] || undefined, stdout: r.stdout };
+  if (r.code === LOCK_HELD_EXIT) throw new LockHeldError(remote.name, lockHeldMessage(remote.name, p, marks(r.stdout, "lock-held")[0]), false);
+  // the lock was taken but `extra` failed: give it back before reporting
+  if (marks(r.stdout, "current").length) await remote.run(releaseLockScript(p, req.owner.run), { step: "unlock", quiet: true, check: false }).catch(() => undefined);
+  throw new DeployError(remote.name, `[${remote.name}] cannot prepare ${p.deployTo}: ${r.tail.slice(-5).join("\n")}`, false);
 }
 
 /** Steps of a host's deploy with their start and duration, for the summary (failed steps too). */
@@ -150,71 +134,166 @@ export function stepTimer() {
   return { steps, timed };
 }
 
-export async function deployHost(remote: Remote, req: DeployRequest): Promise<HostDeployResult> {
+/** Where a deploy's one script has got to on the host, in order; each prints `slipway:at <phase>`. */
+const PHASES = ["locked", "uploaded", "switching", "live", "recorded"] as const;
+type Phase = (typeof PHASES)[number];
+
+/**
+ * Deploy one host in ONE remote exec, with the release streamed right behind the script: lock,
+ * receive and check the upload, stage and verify the service config, switch, restart and wait,
+ * hand over cron, install logrotate, prune, append the ledger line, unlock. Each costs two round
+ * trips as an exec of its own, which on a WAN link is most of a deploy. The phase marks say how far
+ * a failed script got, so the runner knows what to undo: nothing before the lock, the unpacked
+ * release before the switch, the previous release after it.
+ */
+export async function deployHost(remote: Remote, req: DeployRequest & { artifact: Artifact }): Promise<HostDeployResult> {
   const s = req.service;
   const d = req.driver;
+  const a = req.artifact;
   const p = releasePaths(s["deploy-to"], req.releaseId);
-  const { steps, timed } = stepTimer();
-  const { previous } = await timed("lock", () => lock(remote, p, req));
-  let switched = false;
-  let deployed = false;
-  let unlocked = false;
-  try {
-    // 1. the release files
-    const artifact = await timed("upload", () => uploadRelease(remote, req.source, p));
-    // 2. stage: shared links, env file, service config (verified on the target), logrotate; nothing live changes
-    const staged = `${p.release}/${STAGED}`;
-    const hasEnv = Object.keys(req.env).length > 0;
-    const logrotate = logrotateText(s);
-    const owner = sharedOwner(s);
-    const stage = sh`mkdir -p ${staged}
+  const staged = `${p.release}/${STAGED}`;
+  const hasEnv = Object.keys(req.env).length > 0;
+  const logrotate = logrotateText(s);
+  const owner = sharedOwner(s);
+  const cron = s.kind === "systemd" ? s["replaces-cron"] : undefined;
+  const at = (phase: Phase) => sh`echo ${`slipway:at ${phase}`}`;
+  const entry = { time: new Date().toISOString(), host: remote.name, service: req.serviceName, release: req.releaseId, sha: req.sha, actor: req.owner.actor, run: req.owner.run, outcome: "success", unit: d.label, artifactSha256: a.sha256, ...req.notes };
+  const script = sh`slipway_config_changed=0; slipway_cron_removed=()
+${prepareAndLockScript(p, { sudo: req.sudo, owner: { ...req.owner, host: remote.name }, waitSec: req.lockWaitMs / 1000 })}
+${at("locked")}
+${receiveReleaseScript(p, a)}
+${at("uploaded")}
+mkdir -p ${staged}
 ${linkSharedScript(p, s.shared, owner)}
 ${hasEnv ? sh`(umask 077
 ${withHeredoc(sh`cat > ${`${staged}/env`}`, envFileText(req.env))}
-)${owner ? sh`\n${priv(req.sudo, sh`chown ${owner} ${`${staged}/env`}`)}` : new Shell("")}` : new Shell(":")}
-${logrotate ? withHeredoc(sh`cat > ${`${staged}/logrotate`}`, logrotate) : new Shell(":")}
-${d.stage(staged)}`;
-    // 3. in the same script: switch, restart and, once the service is up, the cron hand-over (seed
-    // 000), logrotate and pruning (one exec: each costs two round trips on a WAN link). The marker
-    // says whether the switch happened, so a failure before it leaves everything as it was and a
-    // failure after it restores the previous release
-    const cron = s.kind === "systemd" ? s["replaces-cron"] : undefined;
-    const go = sh`${stage}
-echo "slipway:config-sha $(sha256sum ${`${staged}/${d.configFile}`} | cut -d' ' -f1)"
-echo slipway:switching
+)${owner ? sh`\n${priv(req.sudo, sh`chown ${owner} ${`${staged}/env`}`)}` : sh``}` : sh`:`}
+${logrotate ? withHeredoc(sh`cat > ${`${staged}/logrotate`}`, logrotate) : sh`:`}
+${d.stage(staged)}
+slipway_config_sha=$(sha256sum ${`${staged}/${d.configFile}`} | cut -d' ' -f1)
+echo "slipway:config-sha $slipway_config_sha"
+${at("switching")}
 ${switchCurrentScript(p, req.releaseId)}
 ${d.activate()}
-${cron ? removeCronScript({ ...cron, sudo: req.sudo }) : new Shell(":")}
-${logrotate ? installLogrotateScript({ name: req.serviceName, staged: `${staged}/logrotate`, sudo: req.sudo }) : new Shell(":")}
-${pruneReleasesScript(p, req.keep, previous)}`;
-    const st = await timed("stage+switch+restart", () => remote.run(go, { step: `deploy ${d.label}`, quiet: true, check: false }));
-    switched = marks(st.stdout, "switching").length > 0;
-    if (st.code !== 0) throw new RemoteCommandError(remote.name, `deploy ${d.label}`, st.code, st.tail, `failed with exit code ${st.code}`);
-    const unitChanged = marks(st.stdout, "unit").includes("changed");
-    const configSha256 = marks(st.stdout, "config-sha")[0];
-    const cronRemoved = marks(st.stdout, "cron-removed").map((b) => Buffer.from(b, "base64").toString("utf8"));
-    for (const c of cronRemoved) req.log.info(`[${remote.name}] removed crontab line of ${cron!.user}: ${c}`);
-    deployed = true; // from here on the new release stays, whatever happens to the bookkeeping
-    await recordLedger(remote, p, req, { outcome: "success", previous, unit: d.label, unitChanged, configSha256, artifactSha256: artifact, cronRemoved, ...req.notes }, true);
-    unlocked = true;
-    return { host: remote.name, releaseId: req.releaseId, previous, changed: true, unitChanged, artifactSha256: artifact, steps, execs: remote.execCount };
+${cron ? removeCronScript({ ...cron, sudo: req.sudo }) : sh`:`}
+${logrotate ? installLogrotateScript({ name: req.serviceName, staged: `${staged}/logrotate`, sudo: req.sudo }) : sh`:`}
+${pruneReleasesScript(p, req.keep, new Shell('"$slipway_previous"'))}
+${at("live")}
+${appendHostLedgerScript(p, entry, { previous: { string: "slipway_previous" }, unitChanged: { bool: "slipway_config_changed" }, configSha256: { string: "slipway_config_sha" }, cronRemoved: { strings: "slipway_cron_removed" } })}
+${at("recorded")}
+${releaseLockScript(p, req.owner.run)}`;
+
+  const lines: string[] = [];
+  const reached: { phase: Phase; at: number }[] = [];
+  const t0 = Date.now();
+  let r: RunResult | undefined;
+  let lost: Error | undefined;
+  try {
+    r = await remote.run(script, {
+      step: `deploy release ${req.releaseId}`,
+      quiet: true,
+      check: false,
+      payload: a,
+      timeoutMs: remote.target.commandTimeoutMs + req.lockWaitMs,
+      onLine: (l) => {
+        lines.push(l);
+        waitingForLock(remote.name, req, l);
+        const [phase] = marks(l, "at");
+        if (PHASES.includes(phase as Phase)) reached.push({ phase: phase as Phase, at: Date.now() });
+      },
+    });
   } catch (e) {
-    const reason = (e as Error).message;
-    let restored = false;
-    if (switched && !deployed)
-      restored = await restorePrevious(remote, p, req, previous).catch((r: Error) => {
-        req.log.error(`[${remote.name}] restoring ${previous ?? "the previous release"} failed too: ${r.message}`);
-        return false;
-      });
-    // nothing points at a release that was never switched to: remove it (a partial upload too)
-    unlocked = await recordLedger(remote, p, req, { outcome: "failed", previous, unit: d.label, error: reason.slice(0, 2000), restored }, true, switched ? undefined : sh`rm -rf ${p.release}`).then(
-      () => true,
-      () => false,
-    );
-    throw new DeployError(remote.name, `${reason}\n[${remote.name}] deploy of ${req.releaseId} failed; ${failureState(switched, restored, previous)}.`, restored, steps);
-  } finally {
-    if (!unlocked) await remote.run(releaseLockScript(p, req.owner.run), { step: "unlock", quiet: true, check: false }).catch(() => undefined);
+    lost = e as Error; // the connection dropped: what the host did after the last mark is unknown
   }
+  const steps = phaseSteps(t0, Date.now(), reached);
+  const out = lines.join("\n");
+  const previous = marks(out, "current")[0] || undefined;
+  for (const e of marks(out, "lock-expired")) req.log.warn(`[${remote.name}] took over an expired deploy lock: ${e}`);
+  const last = reached.at(-1)?.phase;
+  const ok = !lost && r!.code === 0;
+  const unitChanged = marks(out, "unit").includes("changed");
+  const result = (): HostDeployResult => ({ host: remote.name, releaseId: req.releaseId, previous, changed: true, unitChanged, artifactSha256: a.sha256, steps, execs: remote.execCount });
+  const cronRemoved = marks(out, "cron-removed").map((b) => Buffer.from(b, "base64").toString("utf8"));
+  if (last === "live" || last === "recorded" || ok) for (const c of cronRemoved) req.log.info(`[${remote.name}] removed crontab line of ${cron!.user}: ${c}`);
+  if (ok) return result();
+
+  // what failed, named by the phase it failed in
+  const step = !last ? "lock" : last === "locked" ? `upload release ${p.release}` : last === "uploaded" ? `stage ${d.label}` : last === "switching" ? `deploy ${d.label}` : last === "live" ? "ledger" : "unlock";
+  const reason = lost ? `[${remote.name}] step "${step}" lost its connection to the host` : new RemoteCommandError(remote.name, step, r!.code, r!.tail, `failed with exit code ${r!.code}`).message;
+  if (!last) {
+    if (r?.code === LOCK_HELD_EXIT) throw new LockHeldError(remote.name, lockHeldMessage(remote.name, p, marks(out, "lock-held")[0]), false, steps);
+    throw new DeployError(remote.name, lost ? reason : `[${remote.name}] cannot prepare ${p.deployTo}: ${r!.tail.slice(-5).join("\n")}`, false, steps);
+  }
+  const unlock = () => remote.run(releaseLockScript(p, req.owner.run), { step: "unlock", quiet: true, check: false }).catch(() => undefined);
+  if (last === "recorded") {
+    // live and recorded; only giving the lock back failed
+    await unlock();
+    return result();
+  }
+  if (last === "live") {
+    // live: the new release stays; the ledger line is what failed, so the runner writes it
+    const configSha256 = marks(out, "config-sha")[0];
+    const written = await recordLedger(remote, p, req, { outcome: "success", previous, unit: d.label, unitChanged, configSha256, artifactSha256: a.sha256, cronRemoved: cronRemoved.length ? cronRemoved : undefined, ...req.notes }, true).then(
+      () => true,
+      async (e: Error) => {
+        await unlock();
+        throw new DeployError(remote.name, `${reason}\n[${remote.name}] release ${req.releaseId} is live, but its ledger line could not be written (${e.message}): a rollback will not know it.`, false, steps);
+      },
+    );
+    if (written) return result();
+  }
+  const switched = last === "switching";
+  let restored = false;
+  if (switched && !lost)
+    restored = await restorePrevious(remote, p, req, previous).catch((e: Error) => {
+      req.log.error(`[${remote.name}] restoring ${previous ?? "the previous release"} failed too: ${e.message}`);
+      return false;
+    });
+  // nothing points at a release that was never switched to: remove it (a partial upload too)
+  const recorded = lost
+    ? false
+    : await recordLedger(remote, p, req, { outcome: "failed", previous, unit: d.label, error: reason.slice(0, 2000), restored }, true, switched ? undefined : sh`rm -rf ${p.release} ${uploadPath(p)}`).then(
+        () => true,
+        () => false,
+      );
+  if (!recorded && !lost) await unlock();
+  const state = lost && switched ? `the connection was lost after the switch: check which release ${d.label} runs` : failureState(switched, restored, previous);
+  throw new DeployError(remote.name, `${reason}\n[${remote.name}] deploy of ${req.releaseId} failed; ${state}.`, restored, steps);
+}
+
+/**
+ * The summary's steps from the times the phase marks arrived (the runner's clock only: one-way
+ * latency cancels out). Each phase runs from its mark to the next one, the last to the exec's end.
+ */
+function phaseSteps(t0: number, t1: number, reached: { phase: Phase; at: number }[]): StepTiming[] {
+  const next: Record<Phase, string> = { locked: "upload", uploaded: "stage", switching: "switch+restart", live: "ledger", recorded: "ledger" };
+  const steps: StepTiming[] = [{ step: "lock", startMs: t0, ms: (reached[0]?.at ?? t1) - t0 }];
+  reached.forEach((m, i) => {
+    const end = reached[i + 1]?.at ?? t1;
+    const prev = steps.at(-1)!;
+    if (prev.step === next[m.phase]) prev.ms = end - prev.startMs;
+    else steps.push({ step: next[m.phase], startMs: m.at, ms: end - m.at });
+  });
+  return steps;
+}
+
+/** Say so, as it happens, when the host starts waiting for a lock another run holds. */
+function waitingForLock(host: string, req: LockRequest, line: string) {
+  const [holder] = marks(line, "lock-waiting");
+  if (holder !== undefined) req.log.info(`[${host}] the deploy lock is held: waiting up to ${Math.round(req.lockWaitMs / 1000)}s for ${holderText(holder)}`);
+}
+
+function holderText(holder: string): string {
+  try {
+    const o = JSON.parse(holder) as Partial<LockOwner>;
+    return `${o.run ?? "an unknown run"} (actor ${o.actor ?? "?"}, sha ${o.sha ?? "?"}, since ${o.since ?? "?"}, expires ${o.expires ?? "?"})`;
+  } catch {
+    return holder;
+  }
+}
+
+export function lockHeldMessage(host: string, p: ReleasePaths, holder = "{}"): string {
+  return `[${host}] another deploy holds the lock on ${p.deployTo}: ${holderText(holder)}. Wait for it, pass lock-wait, or release it with \`slipway lock release\` if that run is dead.`;
 }
 
 /** What a failed deploy left live, for the error and the summary. */

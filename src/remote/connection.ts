@@ -6,7 +6,7 @@ import { createHash, type Hash } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
 import { mkdir, rename, rm, stat } from "node:fs/promises";
 import path from "node:path";
-import { PassThrough, Transform, type Readable, type Writable } from "node:stream";
+import { PassThrough, Readable, Transform, type Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { NodeSSH } from "node-ssh";
 import type { Client, ClientChannel } from "ssh2";
@@ -41,6 +41,10 @@ export interface RunOptions {
   check?: boolean;
   /** stream stdout here (with backpressure) instead of capturing it; the log and tail get stderr */
   output?: Writable;
+  /** each stdout line as it arrives (a script's progress marks) */
+  onLine?: (line: string) => void;
+  /** a file streamed to the script on fd 3, right after the script text on the same stdin */
+  payload?: { path: string };
 }
 
 export interface RunResult {
@@ -103,6 +107,8 @@ export class Remote {
         port: target.port,
         username: target.user,
         privateKey: target.privateKey,
+        // straight to the key: ssh2 would first try "none", a round trip that can only fail here
+        authHandler: [{ type: "publickey", username: target.user, key: target.privateKey }] as never,
         readyTimeout: target.connectTimeoutMs,
         keepaliveInterval: target.keepaliveMs,
         keepaliveCountMax: 3,
@@ -150,7 +156,9 @@ export class Remote {
     const secs = Math.max(1, Math.ceil(timeoutMs / 1000));
     const command = sh`timeout --kill-after=5 ${secs} ${BASH} -s`;
     if (body.text.includes("\0")) throw new RemoteError(this.name, opts.step, `[${this.name}] step "${opts.step}": the script contains a NUL byte`);
-    const wrapped = `__slipway_main() {\n${body.text}\n}\n__slipway_main </dev/null\n`;
+    // bash reads a script from a pipe a byte at a time, so what follows the last line (a payload)
+    // is left on stdin for the function's fd 3
+    const wrapped = `__slipway_main() {\n${body.text}\n}\n__slipway_main ${opts.payload ? "3<&0 " : ""}</dev/null\n`;
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
     let captured = 0;
@@ -165,9 +173,10 @@ export class Remote {
         }
         const parts = (partial + chunk.toString("utf8")).split("\n");
         partial = parts.pop() ?? "";
-        for (const line of parts) emit(line);
+        for (const line of parts) emit(line, which);
       };
-      function emit(line: string) {
+      function emit(line: string, which: "out" | "err") {
+        if (which === "out") opts.onLine?.(line);
         tail.push(line);
         if (tail.length > TAIL_LINES) tail.shift();
         if (!opts.quiet) logLine(line);
@@ -175,8 +184,15 @@ export class Remote {
     };
     const logLine = (line: string) => this.log.info(`[${this.name}] ${line}`);
     const started = Date.now();
-    const input = new PassThrough();
-    input.end(wrapped);
+    const payload = opts.payload;
+    const input = payload
+      ? Readable.from(
+          (async function* () {
+            yield Buffer.from(wrapped);
+            yield* createReadStream(payload.path);
+          })(),
+        )
+      : new PassThrough().end(wrapped);
     const onOut = lines("out");
     const onErr = lines("err");
     const output = opts.output;
@@ -186,7 +202,9 @@ export class Remote {
       if (output) ch.pipe(output, { end: false });
       else ch.on("data", onOut);
       ch.stderr.on("data", onErr);
-      input.pipe(ch);
+      // a script that stops early (lock held) leaves the payload unread: its exit code tells why
+      if (payload) pipeline(input, ch).catch(() => undefined);
+      else input.pipe(ch);
     });
     const result: RunResult = {
       code: code ?? -1,

@@ -7,7 +7,7 @@ import path from "node:path";
 import { parse, stringify } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawnSync } from "node:child_process";
-import { ROOT, runAction } from "../harness/runner.js";
+import { ROOT, runAction, runActionAsync } from "../harness/runner.js";
 import { lab, on } from "./helpers.js";
 
 let ws: string;
@@ -66,14 +66,14 @@ describe("deploy-systemd", () => {
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(r.outputs["release-id"]).toMatch(/^\d{8}T\d{9}Z-1111111$/);
     expect(JSON.parse(r.outputs.hosts!)).toEqual({ "droplet-1": { release: r.outputs["release-id"], outcome: "success", execs: expect.any(Number) } });
-    expect(JSON.parse(r.outputs.hosts!)["droplet-1"].execs).toBeLessThanOrEqual(4); // lock, upload, stage+switch+restart+finish, ledger+unlock
+    expect(JSON.parse(r.outputs.hosts!)["droplet-1"].execs).toBe(1); // lock, upload, stage, switch+restart, ledger, unlock: one script
     expect(await get("droplet-1")).toBe("v1 token=18");
     const facts = await on("droplet-1", "deploy", "readlink /srv/web/current; systemctl is-enabled web.service; stat -c '%a %U' /srv/web/current/_slipway/env; readlink /srv/web/current/logs");
     expect(facts.stdout.split("\n")).toEqual([`releases/${r.outputs["release-id"]}`, "enabled", "600 deploy", "/srv/web/shared/logs"]);
     expect(r.stdout).toContain("::add-mask::s3cret-token-value"); // masked before use
     expect(r.stdout.split("\n").filter((l) => !l.startsWith("::add-mask::")).join("\n")).not.toContain("s3cret-token-value");
     expect(r.summary).toContain("| droplet-1 | ✅ deployed |");
-    expect(r.summary).toMatch(/\| host \| lock \| upload \| stage\+switch\+restart \| total \|\n.*\n\| droplet-1 \| \d/); // hosts × steps × duration
+    expect(r.summary).toMatch(/\| host \| lock \| upload \| stage \| switch\+restart \| ledger \| total \|\n.*\n\| droplet-1 \| \d/); // hosts × steps × duration
     expect(r.summary).toMatch(/```mermaid\ngantt\n[\s\S]*section droplet-1\n {2}lock \(/); // and as a timeline
     const unitSha = (await on("droplet-1", "deploy", "sha256sum /etc/systemd/system/web.service | cut -d' ' -f1")).stdout;
     expect((await ledger()).at(-1)).toMatchObject({
@@ -128,6 +128,21 @@ describe("deploy-systemd", () => {
     expect(await get("droplet-1")).toBe("v2 token=18");
     expect((await on("droplet-1", "deploy", "test -e /srv/web/_slipway/lock && echo held || echo free")).stdout).toBe("free");
   });
+
+  it("with lock-wait, a deploy waits on the host until the holder lets go, says so, then deploys (still one exec)", async () => {
+    await on("droplet-1", "deploy", `mkdir /srv/web/_slipway/lock && echo '{"run":"https://github.com/acme/web/actions/runs/78 (carol)","actor":"carol","sha":"def","expires":"2999-01-01T00:00:00Z"}' > /srv/web/_slipway/lock/owner.json`);
+    await new Promise((r) => setTimeout(r, 1100));
+    const inputs = { environment: "lab", hosts: "", "dry-run": "false", service: "", release: release("v5w", app("v5w")), sha: "5555555aaaa", "lock-wait": "60s", "backup-id": "", "migration-head": "" };
+    const run = runActionAsync("deploy-systemd", inputs, { cwd: ws, env: { WEB_TOKEN: "s3cret-token-value", GITHUB_RUN_ID: "79", GITHUB_REPOSITORY: "acme/web", GITHUB_ACTOR: "alice" } });
+    await new Promise((r) => setTimeout(r, 6000)); // the deploy is waiting by now
+    expect(await get("droplet-1")).toBe("v2 token=18");
+    await on("droplet-1", "deploy", "rm -rf /srv/web/_slipway/lock");
+    const r = await run;
+    expect(r.code, r.stdout).toBe(0);
+    expect(r.stdout).toContain("[droplet-1] the deploy lock is held: waiting up to 60s for https://github.com/acme/web/actions/runs/78 (carol) (actor carol, sha def");
+    expect(JSON.parse(r.outputs.hosts!)["droplet-1"].execs).toBe(1);
+    expect(await get("droplet-1")).toBe("v5w token=18");
+  }, 120_000);
 
   it("two hosts at once: one fails, the other is deployed, and the failing host's error is reported", async () => {
     environment("lab-two.yml", { hosts: ["droplet-1", "droplet-2"] });

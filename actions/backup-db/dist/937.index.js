@@ -1,8 +1,8 @@
-export const id = 825;
-export const ids = [825];
+export const id = 937;
+export const ids = [937];
 export const modules = {
 
-/***/ 825:
+/***/ 7937:
 /***/ ((__unused_webpack_module, __webpack_exports__, __webpack_require__) => {
 
 
@@ -28,12 +28,12 @@ var external_node_path_default = /*#__PURE__*/__webpack_require__.n(external_nod
 var external_node_stream_ = __webpack_require__(7075);
 // EXTERNAL MODULE: external "node:stream/promises"
 var external_node_stream_promises_ = __webpack_require__(6466);
-// EXTERNAL MODULE: ./node_modules/node-ssh/lib/esm/index.mjs + 2 modules
-var esm = __webpack_require__(9487);
+// EXTERNAL MODULE: ../main/node_modules/node-ssh/lib/esm/index.mjs + 2 modules
+var esm = __webpack_require__(9823);
 // EXTERNAL MODULE: ./src/commands/quote.ts
-var quote = __webpack_require__(7654);
+var quote = __webpack_require__(5860);
 // EXTERNAL MODULE: ./src/remote/errors.ts
-var errors = __webpack_require__(6255);
+var errors = __webpack_require__(2201);
 ;// CONCATENATED MODULE: ./src/remote/hostkey.ts
 // Host key pinning. A host is trusted only if the key it presents matches a pinned SHA256
 // fingerprint or a pinned known_hosts line. There is no way to skip this.
@@ -155,6 +155,8 @@ class Remote {
                 port: target.port,
                 username: target.user,
                 privateKey: target.privateKey,
+                // straight to the key: ssh2 would first try "none", a round trip that can only fail here
+                authHandler: [{ type: "publickey", username: target.user, key: target.privateKey }],
                 readyTimeout: target.connectTimeoutMs,
                 keepaliveInterval: target.keepaliveMs,
                 keepaliveCountMax: 3,
@@ -200,7 +202,9 @@ class Remote {
         const command = (0,quote.sh) `timeout --kill-after=5 ${secs} ${BASH} -s`;
         if (body.text.includes("\0"))
             throw new errors/* RemoteError */.H(this.name, opts.step, `[${this.name}] step "${opts.step}": the script contains a NUL byte`);
-        const wrapped = `__slipway_main() {\n${body.text}\n}\n__slipway_main </dev/null\n`;
+        // bash reads a script from a pipe a byte at a time, so what follows the last line (a payload)
+        // is left on stdin for the function's fd 3
+        const wrapped = `__slipway_main() {\n${body.text}\n}\n__slipway_main ${opts.payload ? "3<&0 " : ""}</dev/null\n`;
         const stdout = [];
         const stderr = [];
         let captured = 0;
@@ -216,9 +220,11 @@ class Remote {
                 const parts = (partial + chunk.toString("utf8")).split("\n");
                 partial = parts.pop() ?? "";
                 for (const line of parts)
-                    emit(line);
+                    emit(line, which);
             };
-            function emit(line) {
+            function emit(line, which) {
+                if (which === "out")
+                    opts.onLine?.(line);
                 tail.push(line);
                 if (tail.length > TAIL_LINES)
                     tail.shift();
@@ -228,8 +234,13 @@ class Remote {
         };
         const logLine = (line) => this.log.info(`[${this.name}] ${line}`);
         const started = Date.now();
-        const input = new external_node_stream_.PassThrough();
-        input.end(wrapped);
+        const payload = opts.payload;
+        const input = payload
+            ? external_node_stream_.Readable.from((async function* () {
+                yield Buffer.from(wrapped);
+                yield* (0,external_node_fs_.createReadStream)(payload.path);
+            })())
+            : new external_node_stream_.PassThrough().end(wrapped);
         const onOut = lines("out");
         const onErr = lines("err");
         const output = opts.output;
@@ -241,7 +252,11 @@ class Remote {
             else
                 ch.on("data", onOut);
             ch.stderr.on("data", onErr);
-            input.pipe(ch);
+            // a script that stops early (lock held) leaves the payload unread: its exit code tells why
+            if (payload)
+                (0,external_node_stream_promises_.pipeline)(input, ch).catch(() => undefined);
+            else
+                input.pipe(ch);
         });
         const result = {
             code: code ?? -1,

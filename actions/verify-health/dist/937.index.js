@@ -1,31 +1,92 @@
-export const id = 96;
-export const ids = [96];
+export const id = 937;
+export const ids = [937];
 export const modules = {
 
-/***/ 4096:
+/***/ 7937:
 /***/ ((__unused_webpack_module, __webpack_exports__, __webpack_require__) => {
 
-/* harmony export */ __webpack_require__.d(__webpack_exports__, {
-/* harmony export */   Remote: () => (/* binding */ Remote)
-/* harmony export */ });
-/* harmony import */ var node_child_process__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(1421);
-/* harmony import */ var node_child_process__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__webpack_require__.n(node_child_process__WEBPACK_IMPORTED_MODULE_0__);
-/* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_1__ = __webpack_require__(7598);
-/* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__webpack_require__.n(node_crypto__WEBPACK_IMPORTED_MODULE_1__);
-/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_2__ = __webpack_require__(3024);
-/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_2___default = /*#__PURE__*/__webpack_require__.n(node_fs__WEBPACK_IMPORTED_MODULE_2__);
-/* harmony import */ var node_fs_promises__WEBPACK_IMPORTED_MODULE_3__ = __webpack_require__(1455);
-/* harmony import */ var node_fs_promises__WEBPACK_IMPORTED_MODULE_3___default = /*#__PURE__*/__webpack_require__.n(node_fs_promises__WEBPACK_IMPORTED_MODULE_3__);
-/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_4__ = __webpack_require__(6760);
-/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_4___default = /*#__PURE__*/__webpack_require__.n(node_path__WEBPACK_IMPORTED_MODULE_4__);
-/* harmony import */ var node_stream__WEBPACK_IMPORTED_MODULE_5__ = __webpack_require__(7075);
-/* harmony import */ var node_stream__WEBPACK_IMPORTED_MODULE_5___default = /*#__PURE__*/__webpack_require__.n(node_stream__WEBPACK_IMPORTED_MODULE_5__);
-/* harmony import */ var node_stream_promises__WEBPACK_IMPORTED_MODULE_6__ = __webpack_require__(6466);
-/* harmony import */ var node_stream_promises__WEBPACK_IMPORTED_MODULE_6___default = /*#__PURE__*/__webpack_require__.n(node_stream_promises__WEBPACK_IMPORTED_MODULE_6__);
-/* harmony import */ var node_ssh__WEBPACK_IMPORTED_MODULE_7__ = __webpack_require__(9487);
-/* harmony import */ var _commands_quote_js__WEBPACK_IMPORTED_MODULE_10__ = __webpack_require__(7654);
-/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_8__ = __webpack_require__(6255);
-/* harmony import */ var _hostkey_js__WEBPACK_IMPORTED_MODULE_9__ = __webpack_require__(2655);
+
+// EXPORTS
+__webpack_require__.d(__webpack_exports__, {
+  Remote: () => (/* binding */ Remote)
+});
+
+// UNUSED EXPORTS: RemoteCommandError, RemoteError
+
+// EXTERNAL MODULE: external "node:child_process"
+var external_node_child_process_ = __webpack_require__(1421);
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __webpack_require__(7598);
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __webpack_require__(3024);
+// EXTERNAL MODULE: external "node:fs/promises"
+var promises_ = __webpack_require__(1455);
+// EXTERNAL MODULE: external "node:path"
+var external_node_path_ = __webpack_require__(6760);
+var external_node_path_default = /*#__PURE__*/__webpack_require__.n(external_node_path_);
+// EXTERNAL MODULE: external "node:stream"
+var external_node_stream_ = __webpack_require__(7075);
+// EXTERNAL MODULE: external "node:stream/promises"
+var external_node_stream_promises_ = __webpack_require__(6466);
+// EXTERNAL MODULE: ../main/node_modules/node-ssh/lib/esm/index.mjs + 2 modules
+var esm = __webpack_require__(9823);
+// EXTERNAL MODULE: ./src/commands/quote.ts
+var quote = __webpack_require__(5860);
+// EXTERNAL MODULE: ./src/remote/errors.ts
+var errors = __webpack_require__(2201);
+;// CONCATENATED MODULE: ./src/remote/hostkey.ts
+// Host key pinning. A host is trusted only if the key it presents matches a pinned SHA256
+// fingerprint or a pinned known_hosts line. There is no way to skip this.
+
+/** OpenSSH-style fingerprint of a raw (wire-format) public key. */
+function fingerprint(key) {
+    return "SHA256:" + (0,external_node_crypto_.createHash)("sha256").update(key).digest("base64").replace(/=+$/, "");
+}
+/** Key type from the wire format: uint32 length, then the type name. */
+function keyType(key) {
+    if (key.length < 4)
+        return "unknown";
+    const len = key.readUInt32BE(0);
+    return len > 0 && len < 64 && key.length >= 4 + len ? key.subarray(4, 4 + len).toString("latin1") : "unknown";
+}
+/** The pinned fingerprints of a host: fingerprints as given plus those of the known_hosts keys. */
+function pinnedFingerprints(pins) {
+    const fromLines = pins.knownHosts.map((line) => {
+        const b64 = line.trim().split(/\s+/)[2] ?? "";
+        return fingerprint(Buffer.from(b64, "base64"));
+    });
+    return [...pins.fingerprints.map((f) => f.replace(/=+$/, "")), ...fromLines];
+}
+function matchesPin(key, pins) {
+    return pinnedFingerprints(pins).includes(fingerprint(key));
+}
+class HostKeyError extends Error {
+    host;
+    presented;
+    constructor(host, presented, message) {
+        super(message);
+        this.host = host;
+        this.presented = presented;
+        this.name = "HostKeyError";
+    }
+}
+/** The refusal message: says what was presented and exactly how to pin it. */
+function hostKeyRefusal(host, address, port, key, pins) {
+    const fp = fingerprint(key);
+    const type = keyType(key);
+    const pinned = pinnedFingerprints(pins);
+    const target = port === 22 ? address : `[${address}]:${port}`;
+    const how = `If you trust this key (check it on the host with \`ssh-keygen -lf /etc/ssh/ssh_host_${type.replace(/^ssh-/, "").replace(/-.*/, "")}_key.pub\`), pin it in the environment file:\n` +
+        `  hosts:\n    ${host}:\n      host-key: "${fp}"\n` +
+        `or as a known_hosts line:\n      known-hosts: "${target} ${type} ${key.toString("base64")}"`;
+    const message = pinned.length === 0
+        ? `host ${host} (${address}:${port}) has no pinned host key; it presented ${type} ${fp}. Refusing to connect.\n${how}`
+        : `HOST KEY MISMATCH for ${host} (${address}:${port}): it presented ${type} ${fp}, but the pinned key is ${pinned.join(" or ")}. ` +
+            `Refusing to connect: the host was rebuilt, or someone is intercepting the connection.\n${how}`;
+    return new HostKeyError(host, fp, message);
+}
+
+;// CONCATENATED MODULE: ./src/remote/connection.ts
 // One SSH connection to one host (node-ssh over ssh2): host key pinned, keepalive, jump host,
 // scripts fed to `bash -euo pipefail` on stdin, output streamed line by line, uploads and downloads
 // as streams that never hold a whole file in memory.
@@ -74,14 +135,14 @@ class Remote {
     get client() {
         const c = this.ssh.connection;
         if (!c || this.closed)
-            throw new _errors_js__WEBPACK_IMPORTED_MODULE_8__/* .RemoteError */ .H(this.name, "connect", `[${this.name}] connection is closed`);
+            throw new errors/* RemoteError */.H(this.name, "connect", `[${this.name}] connection is closed`);
         if (this.lost)
-            throw new _errors_js__WEBPACK_IMPORTED_MODULE_8__/* .RemoteError */ .H(this.name, "connect", `[${this.name}] the connection to the host was lost`);
+            throw new errors/* RemoteError */.H(this.name, "connect", `[${this.name}] the connection to the host was lost`);
         return c;
     }
     static async connect(target, log, jump) {
         let refusal;
-        const ssh = new node_ssh__WEBPACK_IMPORTED_MODULE_7__/* .NodeSSH */ .H();
+        const ssh = new esm/* NodeSSH */.H();
         let sock;
         if (target.jump) {
             if (!jump)
@@ -94,6 +155,8 @@ class Remote {
                 port: target.port,
                 username: target.user,
                 privateKey: target.privateKey,
+                // straight to the key: ssh2 would first try "none", a round trip that can only fail here
+                authHandler: [{ type: "publickey", username: target.user, key: target.privateKey }],
                 readyTimeout: target.connectTimeoutMs,
                 keepaliveInterval: target.keepaliveMs,
                 keepaliveCountMax: 3,
@@ -102,9 +165,9 @@ class Remote {
                 algorithms: { cipher: ["aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "aes128-ctr", "aes256-ctr", "chacha20-poly1305@openssh.com"] },
                 ...(sock ? { sock: sock } : {}),
                 hostVerifier: ((key) => {
-                    if ((0,_hostkey_js__WEBPACK_IMPORTED_MODULE_9__/* .matchesPin */ .l2)(key, target.pins))
+                    if (matchesPin(key, target.pins))
                         return true;
-                    refusal = (0,_hostkey_js__WEBPACK_IMPORTED_MODULE_9__/* .hostKeyRefusal */ .Sx)(target.name, target.address, target.port, key, target.pins);
+                    refusal = hostKeyRefusal(target.name, target.address, target.port, key, target.pins);
                     return false;
                 }),
             });
@@ -114,7 +177,7 @@ class Remote {
             if (refusal)
                 throw refusal;
             const via = target.jump ? ` via ${target.jump.name}` : "";
-            throw new _errors_js__WEBPACK_IMPORTED_MODULE_8__/* .RemoteError */ .H(target.name, "connect", `cannot connect to host ${target.name} (${target.user}@${target.address}:${target.port}${via}): ${err.message}`);
+            throw new errors/* RemoteError */.H(target.name, "connect", `cannot connect to host ${target.name} (${target.user}@${target.address}:${target.port}${via}): ${err.message}`);
         }
         const remote = new Remote(target, ssh, log, jump);
         // no Nagle: a script's small writes (channel open, exec, stdin, EOF) must not each wait for
@@ -126,7 +189,7 @@ class Remote {
     }
     /** A TCP stream to address:port opened from this host (for jump hosts and tunnels). */
     forward(address, port) {
-        return new Promise((resolve, reject) => this.client.forwardOut("127.0.0.1", 0, address, port, (err, stream) => err ? reject(new _errors_js__WEBPACK_IMPORTED_MODULE_8__/* .RemoteError */ .H(this.name, "forward", `[${this.name}] cannot open a tunnel to ${address}:${port}: ${err.message}`)) : resolve(stream)));
+        return new Promise((resolve, reject) => this.client.forwardOut("127.0.0.1", 0, address, port, (err, stream) => err ? reject(new errors/* RemoteError */.H(this.name, "forward", `[${this.name}] cannot open a tunnel to ${address}:${port}: ${err.message}`)) : resolve(stream)));
     }
     /**
      * Run a script with `bash -euo pipefail`, fed on stdin (never in argv). The script is wrapped in
@@ -136,10 +199,12 @@ class Remote {
     async run(body, opts) {
         const timeoutMs = opts.timeoutMs ?? this.target.commandTimeoutMs;
         const secs = Math.max(1, Math.ceil(timeoutMs / 1000));
-        const command = (0,_commands_quote_js__WEBPACK_IMPORTED_MODULE_10__.sh) `timeout --kill-after=5 ${secs} ${BASH} -s`;
+        const command = (0,quote.sh) `timeout --kill-after=5 ${secs} ${BASH} -s`;
         if (body.text.includes("\0"))
-            throw new _errors_js__WEBPACK_IMPORTED_MODULE_8__/* .RemoteError */ .H(this.name, opts.step, `[${this.name}] step "${opts.step}": the script contains a NUL byte`);
-        const wrapped = `__slipway_main() {\n${body.text}\n}\n__slipway_main </dev/null\n`;
+            throw new errors/* RemoteError */.H(this.name, opts.step, `[${this.name}] step "${opts.step}": the script contains a NUL byte`);
+        // bash reads a script from a pipe a byte at a time, so what follows the last line (a payload)
+        // is left on stdin for the function's fd 3
+        const wrapped = `__slipway_main() {\n${body.text}\n}\n__slipway_main ${opts.payload ? "3<&0 " : ""}</dev/null\n`;
         const stdout = [];
         const stderr = [];
         let captured = 0;
@@ -155,9 +220,11 @@ class Remote {
                 const parts = (partial + chunk.toString("utf8")).split("\n");
                 partial = parts.pop() ?? "";
                 for (const line of parts)
-                    emit(line);
+                    emit(line, which);
             };
-            function emit(line) {
+            function emit(line, which) {
+                if (which === "out")
+                    opts.onLine?.(line);
                 tail.push(line);
                 if (tail.length > TAIL_LINES)
                     tail.shift();
@@ -167,8 +234,13 @@ class Remote {
         };
         const logLine = (line) => this.log.info(`[${this.name}] ${line}`);
         const started = Date.now();
-        const input = new node_stream__WEBPACK_IMPORTED_MODULE_5__.PassThrough();
-        input.end(wrapped);
+        const payload = opts.payload;
+        const input = payload
+            ? external_node_stream_.Readable.from((async function* () {
+                yield Buffer.from(wrapped);
+                yield* (0,external_node_fs_.createReadStream)(payload.path);
+            })())
+            : new external_node_stream_.PassThrough().end(wrapped);
         const onOut = lines("out");
         const onErr = lines("err");
         const output = opts.output;
@@ -180,7 +252,11 @@ class Remote {
             else
                 ch.on("data", onOut);
             ch.stderr.on("data", onErr);
-            input.pipe(ch);
+            // a script that stops early (lock held) leaves the payload unread: its exit code tells why
+            if (payload)
+                (0,external_node_stream_promises_.pipeline)(input, ch).catch(() => undefined);
+            else
+                input.pipe(ch);
         });
         const result = {
             code: code ?? -1,
@@ -206,7 +282,7 @@ class Remote {
                 : code === TIMEOUT_EXIT || code === 137
                     ? `timed out after ${secs}s and was stopped (exit ${code})`
                     : `failed with exit code ${code}`;
-            throw new _errors_js__WEBPACK_IMPORTED_MODULE_8__/* .RemoteCommandError */ .a(this.name, opts.step, code, result.tail, reason);
+            throw new errors/* RemoteCommandError */.a(this.name, opts.step, code, result.tail, reason);
         }
         return result;
     }
@@ -220,19 +296,19 @@ class Remote {
             // the connection dropped before the command could start or end: fail now, not at the timeout
             const dropped = () => {
                 this.inFlight.delete(dropped);
-                reject(new _errors_js__WEBPACK_IMPORTED_MODULE_8__/* .RemoteCommandError */ .a(this.name, step, null, [], "lost its connection to the host"));
+                reject(new errors/* RemoteCommandError */.a(this.name, step, null, [], "lost its connection to the host"));
             };
             this.inFlight.add(dropped);
             this.client.exec(command.text, (err, ch) => {
                 if (err) {
                     this.inFlight.delete(dropped);
-                    return reject(new _errors_js__WEBPACK_IMPORTED_MODULE_8__/* .RemoteError */ .H(this.name, step, `[${this.name}] step "${step}": cannot start a command: ${err.message}`));
+                    return reject(new errors/* RemoteError */.H(this.name, step, `[${this.name}] step "${step}": cannot start a command: ${err.message}`));
                 }
                 let code = null;
                 let signal;
                 const timer = setTimeout(() => {
                     ch.destroy();
-                    reject(new _errors_js__WEBPACK_IMPORTED_MODULE_8__/* .RemoteCommandError */ .a(this.name, step, null, [], `did not answer within ${Math.round(timeoutMs / 1000)}s; the channel was closed`));
+                    reject(new errors/* RemoteCommandError */.a(this.name, step, null, [], `did not answer within ${Math.round(timeoutMs / 1000)}s; the channel was closed`));
                 }, timeoutMs);
                 timer.unref(); // never what keeps the action alive
                 ch.on("exit", (c, s) => {
@@ -258,18 +334,18 @@ class Remote {
                 errTail.splice(0, Math.max(0, errTail.length - TAIL_LINES));
             });
             if (io.output)
-                (0,node_stream_promises__WEBPACK_IMPORTED_MODULE_6__.pipeline)(ch, io.output).catch((e) => (failure ??= e));
+                (0,external_node_stream_promises_.pipeline)(ch, io.output).catch((e) => (failure ??= e));
             else
                 ch.resume();
             if (io.input)
-                (0,node_stream_promises__WEBPACK_IMPORTED_MODULE_6__.pipeline)(io.input, ch).catch((e) => (failure ??= e));
+                (0,external_node_stream_promises_.pipeline)(io.input, ch).catch((e) => (failure ??= e));
             else
                 ch.end();
         });
         if (code !== 0)
-            throw new _errors_js__WEBPACK_IMPORTED_MODULE_8__/* .RemoteCommandError */ .a(this.name, step, code, errTail, code === null ? "lost its connection before the transfer finished" : `failed with exit code ${code}`);
+            throw new errors/* RemoteCommandError */.a(this.name, step, code, errTail, code === null ? "lost its connection before the transfer finished" : `failed with exit code ${code}`);
         if (failure)
-            throw new _errors_js__WEBPACK_IMPORTED_MODULE_8__/* .RemoteError */ .H(this.name, step, `[${this.name}] step "${step}": local stream failed: ${failure.message}`);
+            throw new errors/* RemoteError */.H(this.name, step, `[${this.name}] step "${step}": local stream failed: ${failure.message}`);
     }
     /**
      * Upload one file as a stream. It is written to a temporary name, its size checked, then
@@ -277,30 +353,30 @@ class Remote {
      * Returns the SHA-256 (hex) that both sides computed.
      */
     async uploadFile(local, remotePath, opts = {}) {
-        const step = opts.step ?? `upload ${node_path__WEBPACK_IMPORTED_MODULE_4___default().basename(local)}`;
-        const { size } = await (0,node_fs_promises__WEBPACK_IMPORTED_MODULE_3__.stat)(local);
-        const hash = (0,node_crypto__WEBPACK_IMPORTED_MODULE_1__.createHash)("sha256");
-        const source = (0,node_fs__WEBPACK_IMPORTED_MODULE_2__.createReadStream)(local).pipe(hashing(hash));
+        const step = opts.step ?? `upload ${external_node_path_default().basename(local)}`;
+        const { size } = await (0,promises_.stat)(local);
+        const hash = (0,external_node_crypto_.createHash)("sha256");
+        const source = (0,external_node_fs_.createReadStream)(local).pipe(hashing(hash));
         const out = new CollectText();
-        const cmd = (0,_commands_quote_js__WEBPACK_IMPORTED_MODULE_10__.sh) `${BASH} -c ${UPLOAD_FILE} slipway-upload ${remotePath} ${size} ${opts.mode ?? "0644"}`;
+        const cmd = (0,quote.sh) `${BASH} -c ${UPLOAD_FILE} slipway-upload ${remotePath} ${size} ${opts.mode ?? "0644"}`;
         await this.stream(cmd, step, { input: source, output: out });
         const sha256 = hash.digest("hex");
         const remoteSum = out.text.trim();
         if (remoteSum !== sha256)
-            throw new _errors_js__WEBPACK_IMPORTED_MODULE_8__/* .RemoteError */ .H(this.name, step, `[${this.name}] step "${step}": checksum mismatch for ${remotePath}: sent ${sha256}, host computed ${remoteSum || "nothing"}`);
+            throw new errors/* RemoteError */.H(this.name, step, `[${this.name}] step "${step}": checksum mismatch for ${remotePath}: sent ${sha256}, host computed ${remoteSum || "nothing"}`);
         return { sha256, size };
     }
     /**
      * Upload a directory as a tar stream into remoteDir (created if missing). Entries are sorted and
      * owners normalised, so the same tree gives the same stream; returns its SHA-256 (the artifact digest).
      */
-    async uploadDir(localDir, remoteDir, step = `upload ${node_path__WEBPACK_IMPORTED_MODULE_4___default().basename(localDir)}/`) {
-        const tar = (0,node_child_process__WEBPACK_IMPORTED_MODULE_0__.spawn)("tar", ["--sort=name", "--owner=0", "--group=0", "--numeric-owner", "-C", localDir, "-cf", "-", "."], { stdio: ["ignore", "pipe", "pipe"] });
+    async uploadDir(localDir, remoteDir, step = `upload ${external_node_path_default().basename(localDir)}/`) {
+        const tar = (0,external_node_child_process_.spawn)("tar", ["--sort=name", "--owner=0", "--group=0", "--numeric-owner", "-C", localDir, "-cf", "-", "."], { stdio: ["ignore", "pipe", "pipe"] });
         const tarDone = processExit(tar, "tar -c " + localDir);
-        const hash = (0,node_crypto__WEBPACK_IMPORTED_MODULE_1__.createHash)("sha256");
+        const hash = (0,external_node_crypto_.createHash)("sha256");
         let size = 0;
         try {
-            await this.stream((0,_commands_quote_js__WEBPACK_IMPORTED_MODULE_10__.sh) `mkdir -p ${remoteDir} && tar --no-same-owner -xf - -C ${remoteDir}`, step, { input: tar.stdout.pipe(hashing(hash, (n) => (size += n))) });
+            await this.stream((0,quote.sh) `mkdir -p ${remoteDir} && tar --no-same-owner -xf - -C ${remoteDir}`, step, { input: tar.stdout.pipe(hashing(hash, (n) => (size += n))) });
         }
         catch (e) {
             tar.kill(); // blocked on a pipe nobody reads any more: it would keep the action alive
@@ -311,33 +387,33 @@ class Remote {
         return { sha256: hash.digest("hex"), size };
     }
     /** Download one file as a stream (to a temporary name, renamed when complete). Returns its SHA-256. */
-    async downloadFile(remotePath, local, step = `download ${node_path__WEBPACK_IMPORTED_MODULE_4___default().basename(remotePath)}`) {
-        await (0,node_fs_promises__WEBPACK_IMPORTED_MODULE_3__.mkdir)(node_path__WEBPACK_IMPORTED_MODULE_4___default().dirname(local), { recursive: true });
+    async downloadFile(remotePath, local, step = `download ${external_node_path_default().basename(remotePath)}`) {
+        await (0,promises_.mkdir)(external_node_path_default().dirname(local), { recursive: true });
         const tmp = `${local}.partial`;
-        const hash = (0,node_crypto__WEBPACK_IMPORTED_MODULE_1__.createHash)("sha256");
+        const hash = (0,external_node_crypto_.createHash)("sha256");
         let size = 0;
         const tap = hashing(hash, (n) => (size += n));
-        const file = (0,node_fs__WEBPACK_IMPORTED_MODULE_2__.createWriteStream)(tmp, { mode: 0o600 });
-        const written = (0,node_stream_promises__WEBPACK_IMPORTED_MODULE_6__.pipeline)(tap, file);
+        const file = (0,external_node_fs_.createWriteStream)(tmp, { mode: 0o600 });
+        const written = (0,external_node_stream_promises_.pipeline)(tap, file);
         try {
-            await this.stream((0,_commands_quote_js__WEBPACK_IMPORTED_MODULE_10__.sh) `cat ${remotePath}`, step, { output: tap });
+            await this.stream((0,quote.sh) `cat ${remotePath}`, step, { output: tap });
             await written;
-            await (0,node_fs_promises__WEBPACK_IMPORTED_MODULE_3__.rename)(tmp, local);
+            await (0,promises_.rename)(tmp, local);
         }
         catch (e) {
             tap.destroy();
-            await (0,node_fs_promises__WEBPACK_IMPORTED_MODULE_3__.rm)(tmp, { force: true });
+            await (0,promises_.rm)(tmp, { force: true });
             throw e;
         }
         return { sha256: hash.digest("hex"), size };
     }
     /** Download a directory as a tar stream into localDir. */
-    async downloadDir(remoteDir, localDir, step = `download ${node_path__WEBPACK_IMPORTED_MODULE_4___default().basename(remoteDir)}/`) {
-        await (0,node_fs_promises__WEBPACK_IMPORTED_MODULE_3__.mkdir)(localDir, { recursive: true });
-        const tar = (0,node_child_process__WEBPACK_IMPORTED_MODULE_0__.spawn)("tar", ["-C", localDir, "-xf", "-"], { stdio: ["pipe", "ignore", "pipe"] });
+    async downloadDir(remoteDir, localDir, step = `download ${external_node_path_default().basename(remoteDir)}/`) {
+        await (0,promises_.mkdir)(localDir, { recursive: true });
+        const tar = (0,external_node_child_process_.spawn)("tar", ["-C", localDir, "-xf", "-"], { stdio: ["pipe", "ignore", "pipe"] });
         const tarDone = processExit(tar, "tar -x into " + localDir);
         try {
-            await this.stream((0,_commands_quote_js__WEBPACK_IMPORTED_MODULE_10__.sh) `tar -C ${remoteDir} -cf - .`, step, { output: tar.stdin });
+            await this.stream((0,quote.sh) `tar -C ${remoteDir} -cf - .`, step, { output: tar.stdin });
         }
         catch (e) {
             tar.kill();
@@ -361,10 +437,10 @@ class Remote {
  * bash for our scripts: strict mode, and no startup files (Debian's bash sources bashrc when run
  * by sshd, and bashrc is not written for `set -u`).
  */
-const BASH = new _commands_quote_js__WEBPACK_IMPORTED_MODULE_10__/* .Shell */ .$f("bash --norc --noprofile -euo pipefail");
+const BASH = new quote/* Shell */.$f("bash --norc --noprofile -euo pipefail");
 /** A pass-through that feeds every chunk to a hash (attached inside the pipeline, so nothing is lost). */
 function hashing(hash, count) {
-    return new node_stream__WEBPACK_IMPORTED_MODULE_5__.Transform({
+    return new external_node_stream_.Transform({
         transform(chunk, _enc, done) {
             hash.update(chunk);
             count?.(chunk.length);
@@ -384,7 +460,7 @@ chmod "$mode" "$tmp"
 sha256sum "$tmp" | cut -d' ' -f1
 mv -f "$tmp" "$dest"
 trap - EXIT`;
-class CollectText extends node_stream__WEBPACK_IMPORTED_MODULE_5__.PassThrough {
+class CollectText extends external_node_stream_.PassThrough {
     text = "";
     constructor() {
         super();
