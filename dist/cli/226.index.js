@@ -23,12 +23,14 @@ export const modules = {
 /* harmony import */ var node_stream_promises__WEBPACK_IMPORTED_MODULE_6__ = __webpack_require__(6466);
 /* harmony import */ var node_stream_promises__WEBPACK_IMPORTED_MODULE_6___default = /*#__PURE__*/__webpack_require__.n(node_stream_promises__WEBPACK_IMPORTED_MODULE_6__);
 /* harmony import */ var node_ssh__WEBPACK_IMPORTED_MODULE_7__ = __webpack_require__(9823);
-/* harmony import */ var _commands_quote_js__WEBPACK_IMPORTED_MODULE_10__ = __webpack_require__(5860);
+/* harmony import */ var _commands_quote_js__WEBPACK_IMPORTED_MODULE_11__ = __webpack_require__(5860);
 /* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_8__ = __webpack_require__(2201);
-/* harmony import */ var _hostkey_js__WEBPACK_IMPORTED_MODULE_9__ = __webpack_require__(9573);
+/* harmony import */ var _tcp_js__WEBPACK_IMPORTED_MODULE_9__ = __webpack_require__(4351);
+/* harmony import */ var _hostkey_js__WEBPACK_IMPORTED_MODULE_10__ = __webpack_require__(9573);
 // One SSH connection to one host (node-ssh over ssh2): host key pinned, keepalive, jump host,
 // scripts fed to `bash -euo pipefail` on stdin, output streamed line by line, uploads and downloads
 // as streams that never hold a whole file in memory.
+
 
 
 
@@ -79,14 +81,23 @@ class Remote {
             throw new _errors_js__WEBPACK_IMPORTED_MODULE_8__/* .RemoteError */ .H(this.name, "connect", `[${this.name}] the connection to the host was lost`);
         return c;
     }
-    static async connect(target, log, jump) {
+    /** Connect (through `jump` when the target has one), over `tcp` when it was opened already. */
+    static async connect(target, log, jump, tcp) {
         let refusal;
         const ssh = new node_ssh__WEBPACK_IMPORTED_MODULE_7__/* .NodeSSH */ .H();
         let sock;
+        const failed = (why) => new _errors_js__WEBPACK_IMPORTED_MODULE_8__/* .RemoteError */ .H(target.name, "connect", `cannot connect to host ${target.name} (${target.user}@${target.address}:${target.port}${target.jump ? ` via ${target.jump.name}` : ""}): ${why}`);
         if (target.jump) {
             if (!jump)
                 throw new Error(`host ${target.name} needs its jump host ${target.jump.name} connected first`);
             sock = await jump.forward(target.address, target.port);
+        }
+        else {
+            tcp ??= (0,_tcp_js__WEBPACK_IMPORTED_MODULE_9__/* .openTcp */ .U)(target.address, target.port);
+            const early = tcp.early();
+            if (early)
+                throw failed(early.message);
+            sock = tcp.sock;
         }
         try {
             await ssh.connect({
@@ -102,26 +113,24 @@ class Remote {
                 // AES-GCM runs in Node's native crypto; ssh2's default first choice, chacha20-poly1305,
                 // needs its native addon for speed, which the bundles deliberately do not ship
                 algorithms: { cipher: ["aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "aes128-ctr", "aes256-ctr", "chacha20-poly1305@openssh.com"] },
-                ...(sock ? { sock: sock } : {}),
+                sock: sock,
                 hostVerifier: ((key) => {
-                    if ((0,_hostkey_js__WEBPACK_IMPORTED_MODULE_9__/* .matchesPin */ .l2)(key, target.pins))
+                    if ((0,_hostkey_js__WEBPACK_IMPORTED_MODULE_10__/* .matchesPin */ .l2)(key, target.pins))
                         return true;
-                    refusal = (0,_hostkey_js__WEBPACK_IMPORTED_MODULE_9__/* .hostKeyRefusal */ .Sx)(target.name, target.address, target.port, key, target.pins);
+                    refusal = (0,_hostkey_js__WEBPACK_IMPORTED_MODULE_10__/* .hostKeyRefusal */ .Sx)(target.name, target.address, target.port, key, target.pins);
                     return false;
                 }),
             });
         }
         catch (err) {
             ssh.dispose();
+            sock.destroy();
             if (refusal)
                 throw refusal;
-            const via = target.jump ? ` via ${target.jump.name}` : "";
-            throw new _errors_js__WEBPACK_IMPORTED_MODULE_8__/* .RemoteError */ .H(target.name, "connect", `cannot connect to host ${target.name} (${target.user}@${target.address}:${target.port}${via}): ${err.message}`);
+            // a refusal that came while ssh2 was being set up is the real reason, not ssh2's timeout
+            throw failed(tcp?.early()?.message ?? err.message);
         }
         const remote = new Remote(target, ssh, log, jump);
-        // no Nagle: a script's small writes (channel open, exec, stdin, EOF) must not each wait for
-        // the previous packet's ACK, which costs a round trip apiece on a WAN link
-        ssh.connection?.setNoDelay(true);
         // a keepalive timeout or reset ends the connection; running commands then fail with "connection lost"
         ssh.connection?.on("error", () => undefined);
         return remote;
@@ -138,7 +147,7 @@ class Remote {
     async run(body, opts) {
         const timeoutMs = opts.timeoutMs ?? this.target.commandTimeoutMs;
         const secs = Math.max(1, Math.ceil(timeoutMs / 1000));
-        const command = (0,_commands_quote_js__WEBPACK_IMPORTED_MODULE_10__.sh) `timeout --kill-after=5 ${secs} ${BASH} -s`;
+        const command = (0,_commands_quote_js__WEBPACK_IMPORTED_MODULE_11__.sh) `timeout --kill-after=5 ${secs} ${BASH} -s`;
         if (body.text.includes("\0"))
             throw new _errors_js__WEBPACK_IMPORTED_MODULE_8__/* .RemoteError */ .H(this.name, opts.step, `[${this.name}] step "${opts.step}": the script contains a NUL byte`);
         // bash reads a script from a pipe a byte at a time, so what follows the last line (a payload)
@@ -297,7 +306,7 @@ class Remote {
         const hash = (0,node_crypto__WEBPACK_IMPORTED_MODULE_1__.createHash)("sha256");
         const source = (0,node_fs__WEBPACK_IMPORTED_MODULE_2__.createReadStream)(local).pipe(hashing(hash));
         const out = new CollectText();
-        const cmd = (0,_commands_quote_js__WEBPACK_IMPORTED_MODULE_10__.sh) `${BASH} -c ${UPLOAD_FILE} slipway-upload ${remotePath} ${size} ${opts.mode ?? "0644"}`;
+        const cmd = (0,_commands_quote_js__WEBPACK_IMPORTED_MODULE_11__.sh) `${BASH} -c ${UPLOAD_FILE} slipway-upload ${remotePath} ${size} ${opts.mode ?? "0644"}`;
         await this.stream(cmd, step, { input: source, output: out });
         const sha256 = hash.digest("hex");
         const remoteSum = out.text.trim();
@@ -315,7 +324,7 @@ class Remote {
         const hash = (0,node_crypto__WEBPACK_IMPORTED_MODULE_1__.createHash)("sha256");
         let size = 0;
         try {
-            await this.stream((0,_commands_quote_js__WEBPACK_IMPORTED_MODULE_10__.sh) `mkdir -p ${remoteDir} && tar --no-same-owner -xf - -C ${remoteDir}`, step, { input: tar.stdout.pipe(hashing(hash, (n) => (size += n))) });
+            await this.stream((0,_commands_quote_js__WEBPACK_IMPORTED_MODULE_11__.sh) `mkdir -p ${remoteDir} && tar --no-same-owner -xf - -C ${remoteDir}`, step, { input: tar.stdout.pipe(hashing(hash, (n) => (size += n))) });
         }
         catch (e) {
             tar.kill(); // blocked on a pipe nobody reads any more: it would keep the action alive
@@ -335,7 +344,7 @@ class Remote {
         const file = (0,node_fs__WEBPACK_IMPORTED_MODULE_2__.createWriteStream)(tmp, { mode: 0o600 });
         const written = (0,node_stream_promises__WEBPACK_IMPORTED_MODULE_6__.pipeline)(tap, file);
         try {
-            await this.stream((0,_commands_quote_js__WEBPACK_IMPORTED_MODULE_10__.sh) `cat ${remotePath}`, step, { output: tap });
+            await this.stream((0,_commands_quote_js__WEBPACK_IMPORTED_MODULE_11__.sh) `cat ${remotePath}`, step, { output: tap });
             await written;
             await (0,node_fs_promises__WEBPACK_IMPORTED_MODULE_3__.rename)(tmp, local);
         }
@@ -352,7 +361,7 @@ class Remote {
         const tar = (0,node_child_process__WEBPACK_IMPORTED_MODULE_0__.spawn)("tar", ["-C", localDir, "-xf", "-"], { stdio: ["pipe", "ignore", "pipe"] });
         const tarDone = processExit(tar, "tar -x into " + localDir);
         try {
-            await this.stream((0,_commands_quote_js__WEBPACK_IMPORTED_MODULE_10__.sh) `tar -C ${remoteDir} -cf - .`, step, { output: tar.stdin });
+            await this.stream((0,_commands_quote_js__WEBPACK_IMPORTED_MODULE_11__.sh) `tar -C ${remoteDir} -cf - .`, step, { output: tar.stdin });
         }
         catch (e) {
             tar.kill();
@@ -376,7 +385,7 @@ class Remote {
  * bash for our scripts: strict mode, and no startup files (Debian's bash sources bashrc when run
  * by sshd, and bashrc is not written for `set -u`).
  */
-const BASH = new _commands_quote_js__WEBPACK_IMPORTED_MODULE_10__/* .Shell */ .$f("bash --norc --noprofile -euo pipefail");
+const BASH = new _commands_quote_js__WEBPACK_IMPORTED_MODULE_11__/* .Shell */ .$f("bash --norc --noprofile -euo pipefail");
 /** A pass-through that feeds every chunk to a hash (attached inside the pipeline, so nothing is lost). */
 function hashing(hash, count) {
     return new node_stream__WEBPACK_IMPORTED_MODULE_5__.Transform({

@@ -5,6 +5,7 @@ import { spawn } from "node:child_process";
 import { createHash, type Hash } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
 import { mkdir, rename, rm, stat } from "node:fs/promises";
+import type { Socket } from "node:net";
 import path from "node:path";
 import { PassThrough, Readable, Transform, type Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -13,6 +14,7 @@ import type { Client, ClientChannel } from "ssh2";
 import { Shell, sh } from "../commands/quote.js";
 import type { Log } from "../report/log.js";
 import { RemoteCommandError, RemoteError } from "./errors.js";
+import { openTcp, type Tcp } from "./tcp.js";
 import { hostKeyRefusal, matchesPin, type HostKeyError, type HostKeyPins } from "./hostkey.js";
 
 export { RemoteCommandError, RemoteError };
@@ -93,13 +95,20 @@ export class Remote {
     return c;
   }
 
-  static async connect(target: RemoteTarget, log: Log, jump?: Remote): Promise<Remote> {
+  /** Connect (through `jump` when the target has one), over `tcp` when it was opened already. */
+  static async connect(target: RemoteTarget, log: Log, jump?: Remote, tcp?: Tcp): Promise<Remote> {
     let refusal: HostKeyError | undefined;
     const ssh = new NodeSSH();
-    let sock: Readable | undefined;
+    let sock: Readable | Socket;
+    const failed = (why: string) => new RemoteError(target.name, "connect", `cannot connect to host ${target.name} (${target.user}@${target.address}:${target.port}${target.jump ? ` via ${target.jump.name}` : ""}): ${why}`);
     if (target.jump) {
       if (!jump) throw new Error(`host ${target.name} needs its jump host ${target.jump.name} connected first`);
       sock = await jump.forward(target.address, target.port);
+    } else {
+      tcp ??= openTcp(target.address, target.port);
+      const early = tcp.early();
+      if (early) throw failed(early.message);
+      sock = tcp.sock;
     }
     try {
       await ssh.connect({
@@ -115,7 +124,7 @@ export class Remote {
         // AES-GCM runs in Node's native crypto; ssh2's default first choice, chacha20-poly1305,
         // needs its native addon for speed, which the bundles deliberately do not ship
         algorithms: { cipher: ["aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "aes128-ctr", "aes256-ctr", "chacha20-poly1305@openssh.com"] as never },
-        ...(sock ? { sock: sock as never } : {}),
+        sock: sock as never,
         hostVerifier: ((key: Buffer) => {
           if (matchesPin(key, target.pins)) return true;
           refusal = hostKeyRefusal(target.name, target.address, target.port, key, target.pins);
@@ -124,14 +133,12 @@ export class Remote {
       });
     } catch (err) {
       ssh.dispose();
+      sock.destroy();
       if (refusal) throw refusal;
-      const via = target.jump ? ` via ${target.jump.name}` : "";
-      throw new RemoteError(target.name, "connect", `cannot connect to host ${target.name} (${target.user}@${target.address}:${target.port}${via}): ${(err as Error).message}`);
+      // a refusal that came while ssh2 was being set up is the real reason, not ssh2's timeout
+      throw failed(tcp?.early()?.message ?? (err as Error).message);
     }
     const remote = new Remote(target, ssh, log, jump);
-    // no Nagle: a script's small writes (channel open, exec, stdin, EOF) must not each wait for
-    // the previous packet's ACK, which costs a round trip apiece on a WAN link
-    ssh.connection?.setNoDelay(true);
     // a keepalive timeout or reset ends the connection; running commands then fail with "connection lost"
     ssh.connection?.on("error", () => undefined);
     return remote;

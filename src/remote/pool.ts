@@ -5,6 +5,7 @@ import { durationMs, type Environment } from "../config/schema.js";
 import type { Secrets } from "../config/secrets.js";
 import type { Log } from "../report/log.js";
 import type { Remote, RemoteTarget } from "./connection.js";
+import { openTcp } from "./tcp.js";
 
 export function remoteTarget(env: Environment, hostName: string, secrets: Secrets): RemoteTarget {
   const host = env.hosts[hostName];
@@ -47,8 +48,14 @@ export class RemotePool {
       const target = this.targetOf(host);
       // the SSH stack (node-ssh, ssh2) loads on first use: actions that fail early start faster
       conn = (async () => {
-        const { Remote } = await import("./connection.js");
-        return Remote.connect(target, this.log, target.jump ? await this.get(target.jump.name) : undefined);
+        const tcp = target.jump ? undefined : openTcp(target.address, target.port); // its handshake runs while ssh2 loads
+        try {
+          const { Remote } = await import("./connection.js");
+          return await Remote.connect(target, this.log, target.jump ? await this.get(target.jump.name) : undefined, tcp);
+        } catch (e) {
+          tcp?.sock.destroy();
+          throw e;
+        }
       })();
       this.connections.set(host, conn);
       conn.catch(() => this.connections.delete(host));

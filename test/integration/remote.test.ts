@@ -72,6 +72,15 @@ describe("host key pinning", () => {
     const err = await Remote.connect(sshd.target("root", { port: 1, connectTimeoutMs: 2000 }), memoryLog()).catch((e) => e);
     expect(err.message).toMatch(/cannot connect to host loopback \(root@127\.0\.0\.1:1\)/);
   });
+
+  it("through the pool (TCP opened before ssh2 loads): a refused port fails at once with its reason, not at the timeout", async () => {
+    const pool = new RemotePool(() => sshd.target("root", { port: 1, connectTimeoutMs: 20_000 }), memoryLog());
+    const t = Date.now();
+    const err = await pool.get("loopback").catch((e) => e);
+    expect(err.message).toMatch(/cannot connect to host loopback \(root@127\.0\.0\.1:1\): connect ECONNREFUSED 127\.0\.0\.1:1/);
+    expect(Date.now() - t).toBeLessThan(10_000);
+    await pool.closeAll();
+  });
 });
 
 describe("running scripts", () => {

@@ -34,6 +34,8 @@ var esm = __webpack_require__(9823);
 var quote = __webpack_require__(5860);
 // EXTERNAL MODULE: ./src/remote/errors.ts
 var errors = __webpack_require__(2201);
+// EXTERNAL MODULE: ./src/remote/tcp.ts
+var remote_tcp = __webpack_require__(4351);
 ;// CONCATENATED MODULE: ./src/remote/hostkey.ts
 // Host key pinning. A host is trusted only if the key it presents matches a pinned SHA256
 // fingerprint or a pinned known_hosts line. There is no way to skip this.
@@ -102,6 +104,7 @@ function hostKeyRefusal(host, address, port, key, pins) {
 
 
 
+
 const TAIL_LINES = 30;
 const MAX_CAPTURE = 16 * 1024 * 1024;
 /** `timeout` (coreutils) exits 124 when it had to stop the command */
@@ -140,14 +143,23 @@ class Remote {
             throw new errors/* RemoteError */.H(this.name, "connect", `[${this.name}] the connection to the host was lost`);
         return c;
     }
-    static async connect(target, log, jump) {
+    /** Connect (through `jump` when the target has one), over `tcp` when it was opened already. */
+    static async connect(target, log, jump, tcp) {
         let refusal;
         const ssh = new esm/* NodeSSH */.H();
         let sock;
+        const failed = (why) => new errors/* RemoteError */.H(target.name, "connect", `cannot connect to host ${target.name} (${target.user}@${target.address}:${target.port}${target.jump ? ` via ${target.jump.name}` : ""}): ${why}`);
         if (target.jump) {
             if (!jump)
                 throw new Error(`host ${target.name} needs its jump host ${target.jump.name} connected first`);
             sock = await jump.forward(target.address, target.port);
+        }
+        else {
+            tcp ??= (0,remote_tcp/* openTcp */.U)(target.address, target.port);
+            const early = tcp.early();
+            if (early)
+                throw failed(early.message);
+            sock = tcp.sock;
         }
         try {
             await ssh.connect({
@@ -163,7 +175,7 @@ class Remote {
                 // AES-GCM runs in Node's native crypto; ssh2's default first choice, chacha20-poly1305,
                 // needs its native addon for speed, which the bundles deliberately do not ship
                 algorithms: { cipher: ["aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "aes128-ctr", "aes256-ctr", "chacha20-poly1305@openssh.com"] },
-                ...(sock ? { sock: sock } : {}),
+                sock: sock,
                 hostVerifier: ((key) => {
                     if (matchesPin(key, target.pins))
                         return true;
@@ -174,15 +186,13 @@ class Remote {
         }
         catch (err) {
             ssh.dispose();
+            sock.destroy();
             if (refusal)
                 throw refusal;
-            const via = target.jump ? ` via ${target.jump.name}` : "";
-            throw new errors/* RemoteError */.H(target.name, "connect", `cannot connect to host ${target.name} (${target.user}@${target.address}:${target.port}${via}): ${err.message}`);
+            // a refusal that came while ssh2 was being set up is the real reason, not ssh2's timeout
+            throw failed(tcp?.early()?.message ?? err.message);
         }
         const remote = new Remote(target, ssh, log, jump);
-        // no Nagle: a script's small writes (channel open, exec, stdin, EOF) must not each wait for
-        // the previous packet's ACK, which costs a round trip apiece on a WAN link
-        ssh.connection?.setNoDelay(true);
         // a keepalive timeout or reset ends the connection; running commands then fail with "connection lost"
         ssh.connection?.on("error", () => undefined);
         return remote;

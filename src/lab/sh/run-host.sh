@@ -5,8 +5,9 @@
 set -u
 NAME=$1 VETH=$2 CIDR=$3; shift 4
 # own cgroups: the freezer one freezes the whole host (and its nested docker containers, whose
-# cgroup-parent lies below); nspawn creates its payload cgroup below ours instead of at the root
-for c in freezer systemd unified; do
+# cgroup-parent lies below); nspawn creates its payload cgroup below ours instead of at the root;
+# cpuacct counts the host's CPU time (benchmarks: what a deploy costs on the host)
+for c in freezer systemd unified cpuacct; do
   d=/sys/fs/cgroup/$c/slipway-lab/$NAME
   [ -d "/sys/fs/cgroup/$c" ] || continue
   mkdir -p "$d" && echo $$ > "$d/cgroup.procs"
