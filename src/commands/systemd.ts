@@ -70,24 +70,26 @@ export function renderTimer(name: string, s: SystemdService): string | undefined
 }
 
 /**
- * Check the unit where it will run (systemd-analyze verify resolves ExecStart on the target), then
- * install it only when it differs from the installed one; print whether anything changed.
+ * Install the unit only when it differs from the installed one, and then only after checking it
+ * where it will run (systemd-analyze verify resolves ExecStart on the target); an unchanged unit
+ * passed that check when it was installed. Prints whether anything changed.
  */
 export function verifyAndInstallUnitScript(o: { unit: string; staged: string; sudo: boolean; enable?: boolean }): Shell {
   const installed = `/etc/systemd/system/${o.unit}`;
   // verify the staged copy under the unit's own name (verify derives the unit type from it)
-  return sh`vdir=$(mktemp -d)
-trap 'rm -rf "$vdir"' EXIT
-cp ${o.staged} "$vdir"/${o.unit}
-if ! out=$(systemd-analyze verify "$vdir"/${o.unit} 2>&1); then
-  echo "systemd-analyze verify rejected ${o.unit}:" >&2
-  printf '%s\\n' "$out" >&2
-  exit 1
-fi
-if [ -n "$out" ]; then printf 'verify warnings: %s\\n' "$out"; fi
-if cmp -s ${o.staged} ${installed}; then
+  return sh`if cmp -s ${o.staged} ${installed}; then
   echo "slipway:unit unchanged"; slipway_unit_changed=0
 else
+  vdir=$(mktemp -d)
+  cp ${o.staged} "$vdir"/${o.unit}
+  verified=0; out=$(systemd-analyze verify "$vdir"/${o.unit} 2>&1) && verified=1
+  rm -rf "$vdir"
+  if [ "$verified" != 1 ]; then
+    echo "systemd-analyze verify rejected ${o.unit}:" >&2
+    printf '%s\n' "$out" >&2
+    exit 1
+  fi
+  if [ -n "$out" ]; then printf 'verify warnings: %s\n' "$out"; fi
   if [ -f ${installed} ]; then diff -u ${installed} ${o.staged} | sed 's/^/  /' || true; fi
   ${priv(o.sudo, sh`install -m 0644 ${o.staged} ${installed}`)}
   echo "slipway:unit changed"; slipway_unit_changed=1; slipway_config_changed=1

@@ -14,7 +14,15 @@ const LAB_VETH = /^ve-(droplet|nas)-\d+$/;
 function cgroupDirs(): string[] {
   const out: string[] = [];
   const walk = (d: string) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) walk(path.join(d, e.name));
+    let entries;
+    try {
+      entries = readdirSync(d, { withFileTypes: true });
+    } catch (e) {
+      // a host's own systemd removes its cgroups while it powers off: gone is fine
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return;
+      throw e;
+    }
+    for (const e of entries) if (e.isDirectory()) walk(path.join(d, e.name));
     out.push(d);
   };
   for (const h of existsSync(CG) ? readdirSync(CG) : []) {
