@@ -1,7 +1,8 @@
-// deploy-systemd and deploy-supervisor on one host: lock, upload the release, stage and verify its unit, switch
-// `current`, restart and wait until stable, record it in the ledger. If the new release does not
-// stay up, the previous release (its files and its unit) is put back and restarted: a deploy
-// leaves either the new release running or the old one, never a stopped service.
+// deploy-systemd and deploy-supervisor on one host, in one remote script with the release streamed
+// behind it: lock, receive and check the release, stage and verify its unit, switch `current`,
+// restart and wait until stable, record it in the ledger. If the new release does not stay up, the
+// previous release (its files and its unit) is put back and restarted: a deploy leaves either the
+// new release running or the old one, never a stopped service. (Compose shares the lock and ledger.)
 import { existsSync, statSync } from "node:fs";
 import { withHeredoc } from "../commands/postgres.js";
 import { sh, Shell } from "../commands/quote.js";
