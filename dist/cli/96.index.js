@@ -1,8 +1,8 @@
-export const id = 226;
-export const ids = [226];
+export const id = 96;
+export const ids = [96];
 export const modules = {
 
-/***/ 1226:
+/***/ 4096:
 /***/ ((__unused_webpack_module, __webpack_exports__, __webpack_require__) => {
 
 /* harmony export */ __webpack_require__.d(__webpack_exports__, {
@@ -22,11 +22,11 @@ export const modules = {
 /* harmony import */ var node_stream__WEBPACK_IMPORTED_MODULE_5___default = /*#__PURE__*/__webpack_require__.n(node_stream__WEBPACK_IMPORTED_MODULE_5__);
 /* harmony import */ var node_stream_promises__WEBPACK_IMPORTED_MODULE_6__ = __webpack_require__(6466);
 /* harmony import */ var node_stream_promises__WEBPACK_IMPORTED_MODULE_6___default = /*#__PURE__*/__webpack_require__.n(node_stream_promises__WEBPACK_IMPORTED_MODULE_6__);
-/* harmony import */ var node_ssh__WEBPACK_IMPORTED_MODULE_7__ = __webpack_require__(9823);
-/* harmony import */ var _commands_quote_js__WEBPACK_IMPORTED_MODULE_11__ = __webpack_require__(5860);
-/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_8__ = __webpack_require__(2201);
-/* harmony import */ var _tcp_js__WEBPACK_IMPORTED_MODULE_9__ = __webpack_require__(4351);
-/* harmony import */ var _hostkey_js__WEBPACK_IMPORTED_MODULE_10__ = __webpack_require__(9573);
+/* harmony import */ var node_ssh__WEBPACK_IMPORTED_MODULE_7__ = __webpack_require__(9487);
+/* harmony import */ var _commands_quote_js__WEBPACK_IMPORTED_MODULE_11__ = __webpack_require__(7654);
+/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_8__ = __webpack_require__(6255);
+/* harmony import */ var _tcp_js__WEBPACK_IMPORTED_MODULE_9__ = __webpack_require__(8609);
+/* harmony import */ var _hostkey_js__WEBPACK_IMPORTED_MODULE_10__ = __webpack_require__(2655);
 // One SSH connection to one host (node-ssh over ssh2): host key pinned, keepalive, jump host,
 // scripts fed to `bash -euo pipefail` on stdin, output streamed line by line, uploads and downloads
 // as streams that never hold a whole file in memory.

@@ -1,8 +1,8 @@
-export const id = 937;
-export const ids = [937];
+export const id = 825;
+export const ids = [825];
 export const modules = {
 
-/***/ 7937:
+/***/ 825:
 /***/ ((__unused_webpack_module, __webpack_exports__, __webpack_require__) => {
 
 
@@ -28,14 +28,14 @@ var external_node_path_default = /*#__PURE__*/__webpack_require__.n(external_nod
 var external_node_stream_ = __webpack_require__(7075);
 // EXTERNAL MODULE: external "node:stream/promises"
 var external_node_stream_promises_ = __webpack_require__(6466);
-// EXTERNAL MODULE: ../main/node_modules/node-ssh/lib/esm/index.mjs + 2 modules
-var esm = __webpack_require__(9823);
+// EXTERNAL MODULE: ./node_modules/node-ssh/lib/esm/index.mjs + 2 modules
+var esm = __webpack_require__(9487);
 // EXTERNAL MODULE: ./src/commands/quote.ts
-var quote = __webpack_require__(5860);
+var quote = __webpack_require__(7654);
 // EXTERNAL MODULE: ./src/remote/errors.ts
-var errors = __webpack_require__(2201);
+var errors = __webpack_require__(6255);
 // EXTERNAL MODULE: ./src/remote/tcp.ts
-var remote_tcp = __webpack_require__(4351);
+var remote_tcp = __webpack_require__(8609);
 ;// CONCATENATED MODULE: ./src/remote/hostkey.ts
 // Host key pinning. A host is trusted only if the key it presents matches a pinned SHA256
 // fingerprint or a pinned known_hosts line. There is no way to skip this.
