@@ -24,12 +24,14 @@ export const modules = {
 /* harmony import */ var node_stream_promises__WEBPACK_IMPORTED_MODULE_6___default = /*#__PURE__*/__webpack_require__.n(node_stream_promises__WEBPACK_IMPORTED_MODULE_6__);
 /* harmony import */ var node_ssh__WEBPACK_IMPORTED_MODULE_7__ = __webpack_require__(9487);
 /* harmony import */ var _commands_quote_js__WEBPACK_IMPORTED_MODULE_11__ = __webpack_require__(7654);
+/* harmony import */ var _child_js__WEBPACK_IMPORTED_MODULE_12__ = __webpack_require__(8052);
 /* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_8__ = __webpack_require__(6255);
 /* harmony import */ var _tcp_js__WEBPACK_IMPORTED_MODULE_9__ = __webpack_require__(8609);
 /* harmony import */ var _hostkey_js__WEBPACK_IMPORTED_MODULE_10__ = __webpack_require__(2655);
 // One SSH connection to one host (node-ssh over ssh2): host key pinned, keepalive, jump host,
 // scripts fed to `bash -euo pipefail` on stdin, output streamed line by line, uploads and downloads
 // as streams that never hold a whole file in memory.
+
 
 
 
@@ -319,8 +321,8 @@ class Remote {
      * owners normalised, so the same tree gives the same stream; returns its SHA-256 (the artifact digest).
      */
     async uploadDir(localDir, remoteDir, step = `upload ${node_path__WEBPACK_IMPORTED_MODULE_4___default().basename(localDir)}/`) {
-        const tar = (0,node_child_process__WEBPACK_IMPORTED_MODULE_0__.spawn)("tar", ["--sort=name", "--owner=0", "--group=0", "--numeric-owner", "-C", localDir, "-cf", "-", "."], { stdio: ["ignore", "pipe", "pipe"] });
-        const tarDone = processExit(tar, "tar -c " + localDir);
+        const tar = (0,node_child_process__WEBPACK_IMPORTED_MODULE_0__.spawn)("tar", [..._child_js__WEBPACK_IMPORTED_MODULE_12__/* .REPRODUCIBLE_TAR */ .X, "-C", localDir, "-cf", "-", "."], { stdio: ["ignore", "pipe", "pipe"] });
+        const tarDone = (0,_child_js__WEBPACK_IMPORTED_MODULE_12__/* .processExit */ .u)(tar, "tar -c " + localDir);
         const hash = (0,node_crypto__WEBPACK_IMPORTED_MODULE_1__.createHash)("sha256");
         let size = 0;
         try {
@@ -359,7 +361,7 @@ class Remote {
     async downloadDir(remoteDir, localDir, step = `download ${node_path__WEBPACK_IMPORTED_MODULE_4___default().basename(remoteDir)}/`) {
         await (0,node_fs_promises__WEBPACK_IMPORTED_MODULE_3__.mkdir)(localDir, { recursive: true });
         const tar = (0,node_child_process__WEBPACK_IMPORTED_MODULE_0__.spawn)("tar", ["-C", localDir, "-xf", "-"], { stdio: ["pipe", "ignore", "pipe"] });
-        const tarDone = processExit(tar, "tar -x into " + localDir);
+        const tarDone = (0,_child_js__WEBPACK_IMPORTED_MODULE_12__/* .processExit */ .u)(tar, "tar -x into " + localDir);
         try {
             await this.stream((0,_commands_quote_js__WEBPACK_IMPORTED_MODULE_11__.sh) `tar -C ${remoteDir} -cf - .`, step, { output: tar.stdin });
         }
@@ -414,11 +416,6 @@ class CollectText extends node_stream__WEBPACK_IMPORTED_MODULE_5__.PassThrough {
         super();
         this.on("data", (d) => (this.text += d.toString("utf8")));
     }
-}
-function processExit(child, what) {
-    let err = "";
-    child.stderr?.on("data", (d) => (err += d.toString()));
-    return new Promise((resolve, reject) => child.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`${what} failed (exit ${code}): ${err.trim()}`)))));
 }
 
 

@@ -110,12 +110,8 @@ async function deployBody(ctx: ActionContext, kind: Kind): Promise<void> {
         sudo: env.hosts[h]!.sudo,
         log: ctx.log,
       };
-      if (s.kind !== "compose") {
-        const artifact = packed(); // packed while the SSH handshake runs
-        const remote = await ctx.pool.get(h);
-        return deployHost(remote, { ...common, service: s, driver: driverFor(env.hosts[h]!.sudo)!, artifact: await artifact });
-      }
       const remote = await ctx.pool.get(h);
+      if (s.kind !== "compose") return deployHost(remote, { ...common, service: s, driver: driverFor(env.hosts[h]!.sudo)!, artifact: await pack! });
       return deployComposeHost(remote, {
         ...common,
         service: s,
@@ -125,12 +121,9 @@ async function deployBody(ctx: ActionContext, kind: Kind): Promise<void> {
         migrate: ctx.input("migrate") === "false" ? undefined : composeMigrations(ctx, h),
       });
     };
-    // packed once, on first use, for every host of the service
-    let pack: ReturnType<typeof packRelease> | undefined;
-    const packed = () => {
-      if (!pack) (pack = packRelease(source)).catch(() => undefined); // each host awaits it and reports its error
-      return pack;
-    };
+    // packed once for every host of the service, while their SSH handshakes run; each host awaits it and reports its error
+    const pack = s.kind === "compose" ? undefined : packRelease(source);
+    pack?.catch(() => undefined);
     try {
       const out = await rollout(env, hosts, (h) => ctx.log.group(`deploy ${name} to ${h}`, () => deployOn(h)));
       results.push(...out.ok);

@@ -86,10 +86,10 @@ else
   rm -rf "$vdir"
   if [ "$verified" != 1 ]; then
     echo "systemd-analyze verify rejected ${o.unit}:" >&2
-    printf '%s\n' "$out" >&2
+    printf '%s\\n' "$out" >&2
     exit 1
   fi
-  if [ -n "$out" ]; then printf 'verify warnings: %s\n' "$out"; fi
+  if [ -n "$out" ]; then printf 'verify warnings: %s\\n' "$out"; fi
   if [ -f ${installed} ]; then diff -u ${installed} ${o.staged} | sed 's/^/  /' || true; fi
   ${priv(o.sudo, sh`install -m 0644 ${o.staged} ${installed}`)}
   echo "slipway:unit changed"; slipway_unit_changed=1; slipway_config_changed=1

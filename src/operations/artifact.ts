@@ -6,6 +6,7 @@ import { createHash } from "node:crypto";
 import { createReadStream, existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { processExit, REPRODUCIBLE_TAR } from "../remote/child.js";
 
 export interface Artifact {
   path: string;
@@ -26,7 +27,8 @@ export async function packRelease(source: string): Promise<Artifact & { dispose(
   const dispose = () => rmSync(dir, { recursive: true, force: true });
   try {
     const file = path.join(dir, "release.tar");
-    await tar(["--sort=name", "--owner=0", "--group=0", "--numeric-owner", "-C", source, "-cf", file, "."]);
+    const tar = spawn("tar", [...REPRODUCIBLE_TAR, "-C", source, "-cf", file, "."], { stdio: ["ignore", "ignore", "pipe"] });
+    await processExit(tar, `tar -c ${source}`);
     return { path: file, ...(await digest(file)), gzip: false, dispose };
   } catch (e) {
     dispose();
@@ -38,14 +40,4 @@ async function digest(file: string): Promise<{ size: number; sha256: string }> {
   const hash = createHash("sha256");
   for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
   return { size: statSync(file).size, sha256: hash.digest("hex") };
-}
-
-function tar(args: string[]): Promise<void> {
-  const child = spawn("tar", args, { stdio: ["ignore", "ignore", "pipe"] });
-  let err = "";
-  child.stderr.on("data", (d: Buffer) => (err += d.toString()));
-  return new Promise((resolve, reject) => {
-    child.on("error", reject);
-    child.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`tar ${args.join(" ")} failed (exit ${code}): ${err.trim()}`))));
-  });
 }

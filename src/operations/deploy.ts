@@ -111,15 +111,22 @@ export type LedgerRequest = Pick<DeployRequest, "serviceName" | "releaseId" | "s
 
 /** Take the deploy lock, waiting on the host up to lockWaitMs; returns the live release id (or undefined) and what `extra` printed. */
 export async function lock(remote: Remote, p: ReleasePaths, req: LockRequest, extra?: Shell): Promise<{ previous?: string; stdout: string }> {
-  const script = prepareAndLockScript(p, { sudo: req.sudo, owner: { ...req.owner, host: remote.name }, waitSec: req.lockWaitMs / 1000 });
+  const script = lockScript(remote.name, p, req);
   const r = await remote.run(extra ? sh`${script}\n${extra}` : script, { step: "lock", quiet: true, check: false, timeoutMs: remote.target.commandTimeoutMs + req.lockWaitMs, onLine: (l) => waitingForLock(remote.name, req, l) });
-  for (const e of marks(r.stdout, "lock-expired")) req.log.warn(`[${remote.name}] took over an expired deploy lock: ${e}`);
+  warnExpiredLocks(remote.name, req, r.stdout);
   if (r.code === 0) return { previous: marks(r.stdout, "current")[0] || undefined, stdout: r.stdout };
   if (r.code === LOCK_HELD_EXIT) throw new LockHeldError(remote.name, lockHeldMessage(remote.name, p, marks(r.stdout, "lock-held")[0]), false);
   // the lock was taken but `extra` failed: give it back before reporting
   if (marks(r.stdout, "current").length) await remote.run(releaseLockScript(p, req.owner.run), { step: "unlock", quiet: true, check: false }).catch(() => undefined);
   throw new DeployError(remote.name, `[${remote.name}] cannot prepare ${p.deployTo}: ${r.tail.slice(-5).join("\n")}`, false);
 }
+
+/** The lock part of a script: prepare <deploy-to>, take the lock (waiting on the host up to lockWaitMs). */
+const lockScript = (host: string, p: ReleasePaths, req: LockRequest) => prepareAndLockScript(p, { sudo: req.sudo, owner: { ...req.owner, host }, waitSec: req.lockWaitMs / 1000 });
+
+const warnExpiredLocks = (host: string, req: LockRequest, out: string) => {
+  for (const e of marks(out, "lock-expired")) req.log.warn(`[${host}] took over an expired deploy lock: ${e}`);
+};
 
 /** Steps of a host's deploy with their start and duration, for the summary (failed steps too). */
 export function stepTimer() {
@@ -158,9 +165,10 @@ export async function deployHost(remote: Remote, req: DeployRequest & { artifact
   const owner = sharedOwner(s);
   const cron = s.kind === "systemd" ? s["replaces-cron"] : undefined;
   const at = (phase: Phase) => sh`echo ${`slipway:at ${phase}`}`;
-  const entry = { time: new Date().toISOString(), host: remote.name, service: req.serviceName, release: req.releaseId, sha: req.sha, actor: req.owner.actor, run: req.owner.run, outcome: "success", unit: d.label, artifactSha256: a.sha256, ...req.notes };
+  // what the runner knows of the success line; the host adds the rest (or the runner, below, if the host could not)
+  const success = { outcome: "success", unit: d.label, artifactSha256: a.sha256, ...req.notes };
   const script = sh`slipway_config_changed=0; slipway_cron_removed=()
-${prepareAndLockScript(p, { sudo: req.sudo, owner: { ...req.owner, host: remote.name }, waitSec: req.lockWaitMs / 1000 })}
+${lockScript(remote.name, p, req)}
 ${at("locked")}
 ${receiveReleaseScript(p, a)}
 ${at("uploaded")}
@@ -180,7 +188,7 @@ ${cron ? removeCronScript({ ...cron, sudo: req.sudo }) : sh`:`}
 ${logrotate ? installLogrotateScript({ name: req.serviceName, staged: `${staged}/logrotate`, sudo: req.sudo }) : sh`:`}
 ${pruneReleasesScript(p, req.keep, new Shell('"$slipway_previous"'))}
 ${at("live")}
-${appendHostLedgerScript(p, entry, { previous: { string: "slipway_previous" }, unitChanged: { bool: "slipway_config_changed" }, configSha256: { string: "slipway_config_sha" }, cronRemoved: { strings: "slipway_cron_removed" } })}
+${appendHostLedgerScript(p, ledgerEntry(remote.name, req, success), { previous: { string: "slipway_previous" }, unitChanged: { bool: "slipway_config_changed" }, configSha256: { string: "slipway_config_sha" }, cronRemoved: { strings: "slipway_cron_removed" } })}
 ${at("recorded")}
 ${releaseLockScript(p, req.owner.run)}`;
 
@@ -209,7 +217,7 @@ ${releaseLockScript(p, req.owner.run)}`;
   const steps = phaseSteps(t0, Date.now(), reached);
   const out = lines.join("\n");
   const previous = marks(out, "current")[0] || undefined;
-  for (const e of marks(out, "lock-expired")) req.log.warn(`[${remote.name}] took over an expired deploy lock: ${e}`);
+  warnExpiredLocks(remote.name, req, out);
   const last = reached.at(-1)?.phase;
   const ok = !lost && r!.code === 0;
   const unitChanged = marks(out, "unit").includes("changed");
@@ -234,14 +242,13 @@ ${releaseLockScript(p, req.owner.run)}`;
   if (last === "live") {
     // live: the new release stays; the ledger line is what failed, so the runner writes it
     const configSha256 = marks(out, "config-sha")[0];
-    const written = await recordLedger(remote, p, req, { outcome: "success", previous, unit: d.label, unitChanged, configSha256, artifactSha256: a.sha256, cronRemoved: cronRemoved.length ? cronRemoved : undefined, ...req.notes }, true).then(
-      () => true,
-      async (e: Error) => {
-        await unlock();
-        throw new DeployError(remote.name, `${reason}\n[${remote.name}] release ${req.releaseId} is live, but its ledger line could not be written (${e.message}): a rollback will not know it.`, false, steps);
-      },
-    );
-    if (written) return result();
+    try {
+      await recordLedger(remote, p, req, { ...success, previous, unitChanged, configSha256, cronRemoved: cronRemoved.length ? cronRemoved : undefined }, true);
+    } catch (e) {
+      await unlock();
+      throw new DeployError(remote.name, `${reason}\n[${remote.name}] release ${req.releaseId} is live, but its ledger line could not be written (${(e as Error).message}): a rollback will not know it.`, false, steps);
+    }
+    return result();
   }
   const switched = last === "switching";
   let restored = false;
@@ -293,7 +300,7 @@ function holderText(holder: string): string {
   }
 }
 
-export function lockHeldMessage(host: string, p: ReleasePaths, holder = "{}"): string {
+function lockHeldMessage(host: string, p: ReleasePaths, holder = "{}"): string {
   return `[${host}] another deploy holds the lock on ${p.deployTo}: ${holderText(holder)}. Wait for it, pass lock-wait, or release it with \`slipway lock release\` if that run is dead.`;
 }
 
@@ -378,19 +385,14 @@ async function restorePrevious(remote: Remote, p: ReleasePaths, req: DeployReque
   return true;
 }
 
+/** A ledger line: who deployed what, where and when, and `extra`. */
+function ledgerEntry(host: string, req: LedgerRequest, extra: Record<string, unknown>) {
+  return { time: new Date().toISOString(), host, service: req.serviceName, release: req.releaseId, sha: req.sha, actor: req.owner.actor, run: req.owner.run, ...extra };
+}
+
 /** Append the ledger line; with unlock, release the deploy lock in the same exec. */
 export async function recordLedger(remote: Remote, p: ReleasePaths, req: LedgerRequest, extra: Record<string, unknown>, unlock = false, before?: Shell): Promise<void> {
-  const entry = {
-    time: new Date().toISOString(),
-    host: remote.name,
-    service: req.serviceName,
-    release: req.releaseId,
-    sha: req.sha,
-    actor: req.owner.actor,
-    run: req.owner.run,
-    ...extra,
-  };
-  await remote.run(sh`${before ?? sh`:`}\n${appendLedgerScript(p, entry)}${unlock ? sh`\n${releaseLockScript(p, req.owner.run)}` : sh``}`, { step: "ledger", quiet: true });
+  await remote.run(sh`${before ?? sh`:`}\n${appendLedgerScript(p, ledgerEntry(remote.name, req, extra))}${unlock ? sh`\n${releaseLockScript(p, req.owner.run)}` : sh``}`, { step: "ledger", quiet: true });
 }
 
 export interface HostStatus {

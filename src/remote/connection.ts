@@ -13,6 +13,7 @@ import { NodeSSH } from "node-ssh";
 import type { Client, ClientChannel } from "ssh2";
 import { Shell, sh } from "../commands/quote.js";
 import type { Log } from "../report/log.js";
+import { processExit, REPRODUCIBLE_TAR } from "./child.js";
 import { RemoteCommandError, RemoteError } from "./errors.js";
 import { openTcp, type Tcp } from "./tcp.js";
 import { hostKeyRefusal, matchesPin, type HostKeyError, type HostKeyPins } from "./hostkey.js";
@@ -322,7 +323,7 @@ export class Remote {
    * owners normalised, so the same tree gives the same stream; returns its SHA-256 (the artifact digest).
    */
   async uploadDir(localDir: string, remoteDir: string, step = `upload ${path.basename(localDir)}/`): Promise<{ sha256: string; size: number }> {
-    const tar = spawn("tar", ["--sort=name", "--owner=0", "--group=0", "--numeric-owner", "-C", localDir, "-cf", "-", "."], { stdio: ["ignore", "pipe", "pipe"] });
+    const tar = spawn("tar", [...REPRODUCIBLE_TAR, "-C", localDir, "-cf", "-", "."], { stdio: ["ignore", "pipe", "pipe"] });
     const tarDone = processExit(tar, "tar -c " + localDir);
     const hash = createHash("sha256");
     let size = 0;
@@ -422,12 +423,3 @@ class CollectText extends PassThrough {
     this.on("data", (d: Buffer) => (this.text += d.toString("utf8")));
   }
 }
-
-function processExit(child: ReturnType<typeof spawn>, what: string): Promise<void> {
-  let err = "";
-  child.stderr?.on("data", (d: Buffer) => (err += d.toString()));
-  return new Promise((resolve, reject) =>
-    child.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`${what} failed (exit ${code}): ${err.trim()}`)))),
-  );
-}
-

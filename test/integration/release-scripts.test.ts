@@ -1,12 +1,13 @@
 // The pieces of the one-exec deploy against a REAL OpenSSH sshd on 127.0.0.1: a payload streamed
 // behind the script, the host-side check of the upload, the ledger line the host completes (JSON
 // escaping done by bash), and the deploy lock waited for on the host.
-import { randomBytes } from "node:crypto";
+import { execFileSync } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { quote, sh } from "../../src/commands/quote.js";
+import { sh } from "../../src/commands/quote.js";
 import { appendHostLedgerScript, LOCK_HELD_EXIT, prepareAndLockScript, receiveReleaseScript, releasePaths, uploadPath } from "../../src/commands/release.js";
 import { packRelease } from "../../src/operations/artifact.js";
 import { Remote } from "../../src/remote/connection.js";
@@ -47,7 +48,6 @@ describe("a payload streamed behind the script", () => {
     const r = await remote.run(sh`cat > /dev/null; head -c 5 <&3 | od -An -tx1 | tr -d ' \\n'; echo; cat <&3 | sha256sum | cut -d' ' -f1`, { step: "payload", payload: { path: file } });
     const [first, restSum] = r.stdout.trim().split("\n");
     expect(first).toBe(bytes.subarray(0, 5).toString("hex"));
-    const { createHash } = await import("node:crypto");
     expect(restSum).toBe(createHash("sha256").update(bytes.subarray(5)).digest("hex"));
   });
 
@@ -79,7 +79,7 @@ describe("receiveReleaseScript", () => {
   it("unpacks a .tar.gz release as it is", async () => {
     const src = tree("rel-gz-src", { "run.sh": "echo hi\n" });
     const gz = path.join(work, "release.tar.gz");
-    (await import("node:child_process")).execFileSync("tar", ["-czf", gz, "-C", src, "."]);
+    execFileSync("tar", ["-czf", gz, "-C", src, "."]);
     const a = await packRelease(gz);
     expect(a.gzip).toBe(true);
     const p = releasePaths(base(), "r2");
@@ -168,4 +168,3 @@ describe("the deploy lock, waited for on the host", () => {
     expect((await remote.run(sh`ls -A ${path.dirname(p().lock)}`, { step: "ls" })).stdout.trim().split("\n")).toEqual(["lock"]);
   });
 });
-void quote;

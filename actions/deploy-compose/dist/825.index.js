@@ -32,6 +32,8 @@ var external_node_stream_promises_ = __webpack_require__(6466);
 var esm = __webpack_require__(9487);
 // EXTERNAL MODULE: ./src/commands/quote.ts
 var quote = __webpack_require__(7654);
+// EXTERNAL MODULE: ./src/remote/child.ts
+var child = __webpack_require__(8052);
 // EXTERNAL MODULE: ./src/remote/errors.ts
 var errors = __webpack_require__(6255);
 // EXTERNAL MODULE: ./src/remote/tcp.ts
@@ -92,6 +94,7 @@ function hostKeyRefusal(host, address, port, key, pins) {
 // One SSH connection to one host (node-ssh over ssh2): host key pinned, keepalive, jump host,
 // scripts fed to `bash -euo pipefail` on stdin, output streamed line by line, uploads and downloads
 // as streams that never hold a whole file in memory.
+
 
 
 
@@ -381,8 +384,8 @@ class Remote {
      * owners normalised, so the same tree gives the same stream; returns its SHA-256 (the artifact digest).
      */
     async uploadDir(localDir, remoteDir, step = `upload ${external_node_path_default().basename(localDir)}/`) {
-        const tar = (0,external_node_child_process_.spawn)("tar", ["--sort=name", "--owner=0", "--group=0", "--numeric-owner", "-C", localDir, "-cf", "-", "."], { stdio: ["ignore", "pipe", "pipe"] });
-        const tarDone = processExit(tar, "tar -c " + localDir);
+        const tar = (0,external_node_child_process_.spawn)("tar", [...child/* REPRODUCIBLE_TAR */.X, "-C", localDir, "-cf", "-", "."], { stdio: ["ignore", "pipe", "pipe"] });
+        const tarDone = (0,child/* processExit */.u)(tar, "tar -c " + localDir);
         const hash = (0,external_node_crypto_.createHash)("sha256");
         let size = 0;
         try {
@@ -421,7 +424,7 @@ class Remote {
     async downloadDir(remoteDir, localDir, step = `download ${external_node_path_default().basename(remoteDir)}/`) {
         await (0,promises_.mkdir)(localDir, { recursive: true });
         const tar = (0,external_node_child_process_.spawn)("tar", ["-C", localDir, "-xf", "-"], { stdio: ["pipe", "ignore", "pipe"] });
-        const tarDone = processExit(tar, "tar -x into " + localDir);
+        const tarDone = (0,child/* processExit */.u)(tar, "tar -x into " + localDir);
         try {
             await this.stream((0,quote.sh) `tar -C ${remoteDir} -cf - .`, step, { output: tar.stdin });
         }
@@ -476,11 +479,6 @@ class CollectText extends external_node_stream_.PassThrough {
         super();
         this.on("data", (d) => (this.text += d.toString("utf8")));
     }
-}
-function processExit(child, what) {
-    let err = "";
-    child.stderr?.on("data", (d) => (err += d.toString()));
-    return new Promise((resolve, reject) => child.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`${what} failed (exit ${code}): ${err.trim()}`)))));
 }
 
 

@@ -1,8 +1,8 @@
-export const id = 825;
-export const ids = [825];
+export const id = 969;
+export const ids = [969];
 export const modules = {
 
-/***/ 825:
+/***/ 9969:
 /***/ ((__unused_webpack_module, __webpack_exports__, __webpack_require__) => {
 
 
@@ -32,6 +32,19 @@ var external_node_stream_promises_ = __webpack_require__(6466);
 var esm = __webpack_require__(9487);
 // EXTERNAL MODULE: ./src/commands/quote.ts
 var quote = __webpack_require__(7654);
+;// CONCATENATED MODULE: ./src/remote/child.ts
+/** tar -c flags that make the same tree give the same bytes (and digest): sorted entries, owners normalised */
+const REPRODUCIBLE_TAR = ["--sort=name", "--owner=0", "--group=0", "--numeric-owner"];
+/** Resolves when `child` exits 0; otherwise rejects naming `what`, its exit code and its stderr. */
+function processExit(child, what) {
+    let err = "";
+    child.stderr?.on("data", (d) => (err += d.toString()));
+    return new Promise((resolve, reject) => {
+        child.on("error", reject); // could not start (no tar on PATH)
+        child.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`${what} failed (exit ${code}): ${err.trim()}`))));
+    });
+}
+
 // EXTERNAL MODULE: ./src/remote/errors.ts
 var errors = __webpack_require__(6255);
 // EXTERNAL MODULE: ./src/remote/tcp.ts
@@ -92,6 +105,7 @@ function hostKeyRefusal(host, address, port, key, pins) {
 // One SSH connection to one host (node-ssh over ssh2): host key pinned, keepalive, jump host,
 // scripts fed to `bash -euo pipefail` on stdin, output streamed line by line, uploads and downloads
 // as streams that never hold a whole file in memory.
+
 
 
 
@@ -381,7 +395,7 @@ class Remote {
      * owners normalised, so the same tree gives the same stream; returns its SHA-256 (the artifact digest).
      */
     async uploadDir(localDir, remoteDir, step = `upload ${external_node_path_default().basename(localDir)}/`) {
-        const tar = (0,external_node_child_process_.spawn)("tar", ["--sort=name", "--owner=0", "--group=0", "--numeric-owner", "-C", localDir, "-cf", "-", "."], { stdio: ["ignore", "pipe", "pipe"] });
+        const tar = (0,external_node_child_process_.spawn)("tar", [...REPRODUCIBLE_TAR, "-C", localDir, "-cf", "-", "."], { stdio: ["ignore", "pipe", "pipe"] });
         const tarDone = processExit(tar, "tar -c " + localDir);
         const hash = (0,external_node_crypto_.createHash)("sha256");
         let size = 0;
@@ -476,11 +490,6 @@ class CollectText extends external_node_stream_.PassThrough {
         super();
         this.on("data", (d) => (this.text += d.toString("utf8")));
     }
-}
-function processExit(child, what) {
-    let err = "";
-    child.stderr?.on("data", (d) => (err += d.toString()));
-    return new Promise((resolve, reject) => child.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`${what} failed (exit ${code}): ${err.trim()}`)))));
 }
 
 
