@@ -1,0 +1,185 @@
+// The local workflow runner on the negative cases issue #14 names, each as GitHub documents it.
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { ConcurrencyGroups } from "../../src/workflow/concurrency.js";
+import { runWorkflow } from "../../src/workflow/run.js";
+import type { RunOptions } from "../../src/workflow/types.js";
+
+const dirs: string[] = [];
+afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+function repo(workflow: string, extra: Record<string, string> = {}): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "wf-core-"));
+  dirs.push(dir);
+  for (const [f, text] of Object.entries({ ".github/workflows/w.yml": workflow, ...extra })) {
+    mkdirSync(path.dirname(path.join(dir, f)), { recursive: true });
+    writeFileSync(path.join(dir, f), text);
+  }
+  execFileSync("bash", ["-c", "git init -q -b main && git add -A && git -c user.name=t -c user.email=t@t commit -qm c"], { cwd: dir });
+  return dir;
+}
+const run = (dir: string, o: Partial<RunOptions> = {}) => {
+  const workDir = mkdtempSync(path.join(os.tmpdir(), "wf-core-run-"));
+  dirs.push(workDir);
+  return runWorkflow({ repo: dir, workflow: ".github/workflows/w.yml", event: "push", workDir, ...o });
+};
+
+describe("the local workflow runner (GitHub's documented results)", () => {
+  it("Contexts › steps context: a misspelled step output is empty, and the step that needs it fails naming itself", async () => {
+    const r = await run(repo(`on: push
+jobs:
+  j:
+    runs-on: ubuntu-24.04
+    steps:
+      - id: backup
+        run: echo "backup-id=b-1" >> "$GITHUB_OUTPUT"
+      - name: Deploy with the backup
+        env: { ID: "\${{ steps.backup.outputs.backupid }}" }
+        run: '[ -n "$ID" ] || { echo "::error::no backup id"; exit 1; }'
+`));
+    expect(r.conclusion).toBe("failure");
+    const step = r.jobs[0]!.steps[1]!;
+    expect(step.name).toBe("Deploy with the backup");
+    expect(step.outcome).toBe("failure");
+    expect(step.errors).toContain("no backup id");
+  });
+
+  it("Expressions › failure(): an `if: failure()` step runs only after a failure", async () => {
+    const wf = (first: string) => `on: push
+jobs:
+  j:
+    runs-on: ubuntu-24.04
+    steps:
+      - run: ${first}
+      - id: after
+        if: failure()
+        run: echo ran
+`;
+    const ok = await run(repo(wf("true")));
+    expect(ok.jobs[0]!.steps[1]!.outcome).toBe("skipped");
+    const bad = await run(repo(wf("false")));
+    expect(bad.jobs[0]!.steps[1]!.outcome).toBe("success");
+    expect(bad.jobs[0]!.steps[1]!.log).toBe("ran");
+  });
+
+  it("Workflow syntax › jobs.<job_id>.needs: a job whose need failed is skipped, unless its if: says always()", async () => {
+    const r = await run(repo(`on: push
+jobs:
+  a: { runs-on: x, steps: [ { run: "exit 1" } ] }
+  b: { runs-on: x, needs: a, steps: [ { run: "echo b" } ] }
+  c: { runs-on: x, needs: b, if: always(), steps: [ { run: "echo \${{ needs.b.result }}" } ] }
+`));
+    expect(r.jobs.map((j) => [j.id, j.result])).toEqual([["a", "failure"], ["b", "skipped"], ["c", "success"]]);
+    expect(r.jobs[2]!.steps[0]!.log).toBe("skipped");
+  });
+
+  it("Concurrency: a newer pending run replaces the older pending one; the running one finishes", async () => {
+    const dir = repo(`on: push
+concurrency: { group: deploy-staging }
+jobs:
+  j: { runs-on: x, steps: [ { run: "sleep 1; echo done" } ] }
+`);
+    const groups = new ConcurrencyGroups();
+    const first = run(dir, { concurrency: groups });
+    await new Promise((r) => setTimeout(r, 300));
+    const second = run(dir, { concurrency: groups });
+    await new Promise((r) => setTimeout(r, 300));
+    const third = run(dir, { concurrency: groups });
+    const [a, b, c] = await Promise.all([first, second, third]);
+    expect([a.conclusion, b.conclusion, c.conclusion]).toEqual(["success", "cancelled", "success"]);
+    expect(b.jobs).toEqual([]);
+  });
+
+  it("Security › secrets are masked: a secret a step prints appears as *** in every log and summary", async () => {
+    const r = await run(
+      repo(`on: push
+jobs:
+  j:
+    runs-on: x
+    steps:
+      - env: { P: "\${{ secrets.DB_PASSWORD }}" }
+        run: |
+          echo "password is $P"
+          echo "summary $P" >> "$GITHUB_STEP_SUMMARY"
+          echo "::add-mask::derived-$P-x"
+          echo "dsn derived-$P-x"
+`),
+      { secrets: { DB_PASSWORD: "hunter2-Zq" } },
+    );
+    expect(r.conclusion).toBe("success");
+    expect(r.log).not.toContain("hunter2-Zq");
+    expect(r.log).toContain("password is ***");
+    expect(r.jobs[0]!.summary).toBe("summary ***\n");
+  });
+
+  it("Environments: a rejected approval fails the job before any step and skips what needs it", async () => {
+    const r = await run(
+      repo(`on: push
+jobs:
+  staging: { runs-on: x, environment: staging, steps: [ { run: "echo s" } ] }
+  production: { runs-on: x, needs: staging, environment: { name: production, url: "https://p.example" }, steps: [ { run: "touch /nonexistent/never" } ] }
+  after: { runs-on: x, needs: production, steps: [ { run: "echo a" } ] }
+`),
+      { approve: (env) => (env.name === "staging" ? "approve" : "reject") },
+    );
+    expect(r.jobs.map((j) => [j.id, j.result, j.approval])).toEqual([["staging", "success", "approve"], ["production", "failure", "reject"], ["after", "skipped", undefined]]);
+    expect(r.jobs[1]!.steps).toEqual([]);
+  });
+
+  it("Workflow syntax › on.workflow_dispatch.inputs: a choice outside its options is refused before anything runs", async () => {
+    const dir = repo(`on:
+  workflow_dispatch:
+    inputs:
+      environment: { type: choice, options: [staging, production], required: true }
+jobs:
+  j: { runs-on: x, steps: [ { run: "echo \${{ inputs.environment }}" } ] }
+`);
+    await expect(run(dir, { event: "workflow_dispatch", inputs: { environment: "prod" } })).rejects.toThrow(/must be one of staging, production/);
+    const ok = await run(dir, { event: "workflow_dispatch", inputs: { environment: "production" } });
+    expect(ok.jobs[0]!.steps[0]!.log).toBe("production");
+  });
+
+  it("a `uses:` the runner has no copy of fails the step naming it (no silent skip)", async () => {
+    const r = await run(repo(`on: push
+jobs:
+  j: { runs-on: x, steps: [ { uses: "someone/other-action@v1" } ] }
+`));
+    expect(r.conclusion).toBe("failure");
+    expect(r.jobs[0]!.steps[0]!.errors[0]).toMatch(/someone\/other-action/);
+  });
+
+  it("an invalid workflow is refused with GitHub's parser's message, naming the file and line", async () => {
+    await expect(run(repo(`on: push
+jobs:
+  j:
+    runs-on: x
+    steps:
+      - run: echo
+        bogus-key: 1
+`))).rejects.toThrow(/w\.yml.*Line: 7/s);
+  });
+});
+
+describe("this repository's own workflow files in the runner", () => {
+  const ROOT = path.resolve(import.meta.dirname, "../..");
+  it("rollback.yml (workflow_dispatch) with its environment rejected runs no step and skips restore-db", async () => {
+    const workDir = mkdtempSync(path.join(os.tmpdir(), "wf-core-run-"));
+    dirs.push(workDir);
+    const seen: string[] = [];
+    const r = await runWorkflow({
+      repo: ROOT,
+      workflow: ".github/workflows/rollback.yml",
+      event: "workflow_dispatch",
+      inputs: { environment: "production", "restore-db": "true" },
+      workDir,
+      approve: (env) => (seen.push(env.name), "reject"),
+    });
+    expect(seen).toEqual(["production"]);
+    expect(r.conclusion).toBe("failure");
+    expect(r.jobs.map((j) => [j.id, j.result, j.steps.length])).toEqual([["rollback", "failure", 0], ["restore-db", "skipped", 0]]);
+    expect(r.permissions).toEqual({ contents: "read" });
+  });
+});
