@@ -4,7 +4,7 @@ import { execFileSync } from "node:child_process";
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { isMapping, isSequence, isString } from "@actions/workflow-parser";
+import { isMapping, isSequence } from "@actions/workflow-parser";
 import type { TemplateToken } from "@actions/workflow-parser/templates/tokens/template-token";
 import type { WorkflowJob } from "@actions/workflow-parser/model/workflow-template";
 import type { Job, ReusableWorkflowJob, Step } from "@actions/workflow-parser/model/workflow-template";
@@ -261,7 +261,9 @@ async function runJobs(run: Run, scope: Scope): Promise<JobResult[]> {
           const needs = (job.needs ?? []).map((n) => n.value);
           const needed = new Map<string, JobResult[]>();
           for (const n of needs) needed.set(n, await start(byId.get(n)!));
-          return runJob(run, scope, job, needed, ancestors(byId, id));
+          // every ancestor has finished once the direct needs have
+          const upstream = await Promise.all([...ancestors(byId, id)].map((a) => done.get(a)!));
+          return runJob(run, scope, job, needed, upstream.flat().map((r) => r.result));
         })(),
       );
     return done.get(id)!;
@@ -282,19 +284,18 @@ function aggregate(results: JobResult[]): { result: Outcome; outputs: Record<str
   return { result, outputs: Object.assign({}, ...results.map((j) => j.outputs)) };
 }
 
-async function runJob(run: Run, scope: Scope, job: WorkflowJob, needed: Map<string, JobResult[]>, ancestorIds: Set<string>): Promise<JobResult[]> {
+async function runJob(run: Run, scope: Scope, job: WorkflowJob, needed: Map<string, JobResult[]>, ancestorResults: Outcome[]): Promise<JobResult[]> {
   const id = `${scope.prefix}${job.id.value}`;
   const rawJob = raw(raw(scope.wf.root, "jobs"), job.id.value);
   const needs = Object.fromEntries([...needed].map(([k, v]) => [k, aggregate(v)]));
-  // the status of the jobs this one depends on, directly or not (docs: "Status check functions")
-  const prior = [...ancestorIds].map((a) => needs[a]?.result ?? "success");
-  const upstream = collectUpstream(needed);
+  // docs: "Status check functions" and jobs.<job_id>.needs — a job that needs a failed or skipped
+  // job is skipped unless its if: says otherwise; failure() sees a failure of any ancestor
+  const upstream = [...needed.values()].flatMap((rs) => rs.map((r) => r.result));
   const status: Status = {
-    success: upstream.every((r) => r === "success" || r === "skipped") && !run.cancelled,
-    failure: upstream.some((r) => r === "failure"),
+    success: upstream.every((r) => r === "success") && !run.cancelled,
+    failure: ancestorResults.some((r) => r === "failure"),
     cancelled: run.cancelled,
   };
-  void prior;
   const base: Contexts = { github: run.github, needs, vars: run.vars, inputs: scope.inputs };
   const skipped = (reason: string): JobResult[] => {
     run.print(`[${id}] skipped: ${reason}`);
@@ -337,10 +338,6 @@ async function runJob(run: Run, scope: Scope, job: WorkflowJob, needed: Map<stri
   };
   await Promise.all(Array.from({ length: Math.min(maxParallel, combos.length) }, worker));
   return results;
-}
-
-function collectUpstream(needed: Map<string, JobResult[]>): Outcome[] {
-  return [...needed.values()].flatMap((rs) => rs.map((r) => r.result));
 }
 
 function failed(run: Run, id: string, reason: string): JobResult {
@@ -435,16 +432,14 @@ async function stepsOf(run: Run, scope: Scope, job: Job, rawJob: TemplateToken |
   const github = { ...run.github, workspace, job: job.id.value, action_path: "" };
   const runner = { os: "Linux", arch: "X64", name: "slipway-local", temp, tool_cache: path.join(run.workDir, "tool-cache"), environment: "self-hosted", debug: "" };
   const secrets = scope.secrets;
-  const jobCtx = (status: string) => ({ status, ...(result.environment ? {} : {}) });
+  const jobCtx = (status: string) => ({ status });
   // env precedence (docs: "Variables › Defining environment variables"): workflow < job < step; GITHUB_ENV between job and step
   const workflowEnv = evalMapping(raw(scope.wf.root, "env"), { github, inputs: scope.inputs, vars: run.vars, secrets });
   const jobEnv = { ...workflowEnv, ...evalMapping(job.env, { ...ctx, github, secrets, env: workflowEnv, runner }) };
   const fileEnv: Record<string, string> = {};
   const pathPrefix: string[] = [];
-  const defaults = raw(raw(rawJob, "defaults") ?? raw(scope.wf.root, "defaults"), "run");
   const jobDefaults = raw(raw(rawJob, "defaults"), "run");
   const wfDefaults = raw(raw(scope.wf.root, "defaults"), "run");
-  void defaults;
   const steps: Record<string, { outputs: Record<string, string>; outcome: Outcome; conclusion: Outcome }> = {};
   const rawSteps = raw(rawJob, "steps");
   const timeoutToken = raw(rawJob, "timeout-minutes");
@@ -794,6 +789,5 @@ async function runCaller(run: Run, scope: Scope, job: ReusableWorkflowJob, rawJo
   result.result = aggregate(result.jobs).result === "failure" ? "failure" : result.jobs.some((j) => j.result === "cancelled") ? "cancelled" : "success";
   result.summary = result.jobs.map((j) => j.summary).filter(Boolean).join("\n");
   result.durationMs = Date.now() - t0;
-  void isString;
   return result;
 }

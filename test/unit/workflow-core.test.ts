@@ -76,6 +76,17 @@ jobs:
     expect(r.jobs[2]!.steps[0]!.log).toBe("skipped");
   });
 
+  it("Expressions › failure() in a job's if: sees a failed ancestor behind a skipped need; a skipped need skips its dependants", async () => {
+    const r = await run(repo(`on: push
+jobs:
+  a: { runs-on: x, steps: [ { run: "exit 1" } ] }
+  b: { runs-on: x, needs: a, steps: [ { run: "echo b" } ] }
+  c: { runs-on: x, needs: b, steps: [ { run: "echo c" } ] }
+  report: { runs-on: x, needs: b, if: failure(), steps: [ { run: "echo report" } ] }
+`));
+    expect(r.jobs.map((j) => [j.id, j.result])).toEqual([["a", "failure"], ["b", "skipped"], ["c", "skipped"], ["report", "success"]]);
+  });
+
   it("Concurrency: a newer pending run replaces the older pending one; the running one finishes", async () => {
     const dir = repo(`on: push
 concurrency: { group: deploy-staging }
