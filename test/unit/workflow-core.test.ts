@@ -5,7 +5,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ConcurrencyGroups } from "../../src/workflow/concurrency.js";
-import { runWorkflow } from "../../src/workflow/run.js";
+import { expandMatrix, runWorkflow } from "../../src/workflow/run.js";
 import type { RunOptions } from "../../src/workflow/types.js";
 
 const dirs: string[] = [];
@@ -171,6 +171,96 @@ jobs:
       - run: echo
         bogus-key: 1
 `))).rejects.toThrow(/w\.yml.*Line: 7/s);
+  });
+});
+
+describe("the local workflow runner: the rest of the semantics", () => {
+  it("Running variations of jobs › include/exclude: the product, minus exclude, include extending or adding", () => {
+    expect(expandMatrix({ os: ["a", "b"], n: [1, 2], exclude: [{ os: "b", n: 2 }], include: [{ os: "a", extra: "x" }, { os: "c", n: 9 }] })).toEqual([
+      { os: "a", n: 1, extra: "x" },
+      { os: "a", n: 2, extra: "x" },
+      { os: "b", n: 1 },
+      { os: "c", n: 9 },
+    ]);
+  });
+
+  it("Reusing workflows: with: inputs typed, secrets: inherit, on.workflow_call.outputs read through needs", async () => {
+    const r = await run(
+      repo(
+        `on: push
+jobs:
+  call:
+    uses: ./.github/workflows/callee.yml
+    with: { who: staging, dry: true }
+    secrets: inherit
+  after:
+    needs: call
+    runs-on: x
+    steps: [ { run: "echo got=\${{ needs.call.outputs.greeting }}" } ]
+`,
+        {
+          ".github/workflows/callee.yml": `on:
+  workflow_call:
+    inputs:
+      who: { type: string, required: true }
+      dry: { type: boolean, default: false }
+    secrets:
+      KEY: { required: true }
+    outputs:
+      greeting: { value: "\${{ jobs.inner.outputs.g }}" }
+jobs:
+  inner:
+    runs-on: x
+    outputs: { g: "\${{ steps.s.outputs.g }}" }
+    steps:
+      - id: s
+        env: { K: "\${{ secrets.KEY }}" }
+        run: |
+          [ "\${{ inputs.dry }}" = true ] && [ -n "$K" ]
+          echo "g=hello \${{ inputs.who }}" >> "$GITHUB_OUTPUT"
+`,
+        },
+      ),
+      { secrets: { KEY: "k-123456" } },
+    );
+    expect(r.conclusion).toBe("success");
+    expect(r.jobs[0]!.jobs!.map((j) => j.id)).toEqual(["call / inner"]);
+    expect(r.jobs[1]!.steps[0]!.log).toBe("got=hello staging");
+  });
+
+  it("Variables: workflow < job < GITHUB_ENV < step env; GITHUB_PATH for later steps; continue-on-error keeps the job green", async () => {
+    const r = await run(repo(`on: push
+env: { A: wf, B: wf, C: wf }
+jobs:
+  j:
+    runs-on: x
+    env: { B: job, C: job }
+    steps:
+      - run: |
+          echo "D=from-env-file" >> "$GITHUB_ENV"
+          mkdir -p "$RUNNER_TEMP/bin" && printf '#!/bin/sh\\necho tool-ran\\n' > "$RUNNER_TEMP/bin/mytool" && chmod +x "$RUNNER_TEMP/bin/mytool"
+          echo "$RUNNER_TEMP/bin" >> "$GITHUB_PATH"
+      - env: { C: step }
+        run: echo "$A $B $C $D $(mytool)"
+      - id: flaky
+        continue-on-error: true
+        run: exit 1
+      - run: echo "\${{ steps.flaky.outcome }}/\${{ steps.flaky.conclusion }}"
+`));
+    const steps = r.jobs[0]!.steps;
+    expect(steps[1]!.log).toBe("wf job step from-env-file tool-ran");
+    expect(steps[3]!.log).toBe("failure/success");
+    expect(r.jobs[0]!.result).toBe("success");
+  });
+
+  it("Workflow syntax › timeout-minutes: a step over its timeout is stopped and fails", async () => {
+    const t = Date.now();
+    const r = await run(repo(`on: push
+jobs:
+  j: { runs-on: x, steps: [ { run: "sleep 30", timeout-minutes: 0.02 } ] }
+`));
+    expect(r.jobs[0]!.steps[0]!.errors[0]).toMatch(/timeout/);
+    expect(Date.now() - t).toBeLessThan(15_000);
   });
 });
 
