@@ -264,6 +264,87 @@ jobs:
   });
 });
 
+describe("the local workflow runner: actions, artifacts, cancelling", () => {
+  it("Metadata syntax › inputs.<id>.default: an expression default is evaluated; artifacts move between jobs", async () => {
+    const r = await run(
+      repo(
+        `on: push
+jobs:
+  build:
+    runs-on: x
+    steps:
+      - uses: actions/checkout@v4
+      - id: hello
+        uses: ./actions/hello
+        with: { who: builder }
+      - run: mkdir -p out/keep out/skip && echo "\${{ steps.hello.outputs.said }}" > out/keep/a.txt && echo no > out/skip/b.txt
+      - uses: actions/upload-artifact@v4
+        with:
+          name: rel
+          if-no-files-found: error
+          path: |
+            out/
+            !out/skip/
+  use:
+    needs: build
+    runs-on: x
+    steps:
+      - uses: actions/download-artifact@v4
+        with: { name: rel, path: got }
+      - run: cat got/keep/a.txt && test ! -e got/skip
+`,
+        {
+          "actions/hello/action.yml": `name: hello
+description: d
+inputs:
+  who: { description: w, required: true }
+  repo: { description: r, default: "\${{ github.repository }}" }
+outputs:
+  said: { description: s }
+runs: { using: node20, main: index.js }
+`,
+          "actions/hello/index.js": `require("fs").appendFileSync(process.env.GITHUB_OUTPUT, "said=hi " + process.env.INPUT_WHO + " of " + process.env.INPUT_REPO + "\\n");\n`,
+        },
+      ),
+      { repository: "acme/app" },
+    );
+    expect(r.conclusion).toBe("success");
+    expect(r.jobs[1]!.steps[1]!.log).toBe("hi builder of acme/app");
+  });
+
+  it("Concurrency › cancel-in-progress: a new run cancels the running one, which stops at once", async () => {
+    const dir = repo(`on: push
+concurrency: { group: g, cancel-in-progress: true }
+jobs:
+  j: { runs-on: x, steps: [ { run: "sleep 3" } ] }
+`);
+    const groups = new ConcurrencyGroups();
+    const t = Date.now();
+    const first = run(dir, { concurrency: groups });
+    await new Promise((r) => setTimeout(r, 500));
+    const second = run(dir, { concurrency: groups });
+    await new Promise((r) => setTimeout(r, 500));
+    const third = run(dir, { concurrency: groups });
+    const [a, b, c] = await Promise.all([first, second, third]);
+    expect([a.conclusion, b.conclusion, c.conclusion]).toEqual(["cancelled", "cancelled", "success"]);
+    expect(a.jobs[0]!.steps[0]!.outcome).toBe("cancelled");
+    // 1 s of arrivals + one whole 3 s run: the cancelled ones did not run to their end
+    expect(Date.now() - t).toBeLessThan(6_000);
+  }, 30_000);
+
+  it("Running variations of jobs › fail-fast: a failing combination cancels the ones still running", async () => {
+    const r = await run(repo(`on: push
+jobs:
+  m:
+    runs-on: x
+    strategy: { matrix: { n: [1, 2] } }
+    steps: [ { run: "if [ \${{ matrix.n }} = 1 ]; then exit 1; else sleep 20; fi" } ]
+`));
+    expect(r.jobs.map((j) => [j.id, j.result])).toEqual([["m (1)", "failure"], ["m (2)", "cancelled"]]);
+    expect(r.conclusion).toBe("failure");
+  });
+});
+
 describe("this repository's own workflow files in the runner", () => {
   const ROOT = path.resolve(import.meta.dirname, "../..");
   it("rollback.yml (workflow_dispatch) with its environment rejected runs no step and skips restore-db", async () => {
