@@ -386,9 +386,8 @@ async function runSteps(run: Run, scope: Scope, job: Job, rawJob: TemplateToken 
   // docs: jobs.<job_id>.environment (name and url); required reviewers gate the job before it starts
   if (job.environment) {
     try {
-      const e = evaluateToken(job.environment, ctx);
-      const plain = toPlain(e) as unknown;
-      result.environment = typeof plain === "string" ? { name: plain } : { name: String((plain as any).name ?? "") };
+      const name = isMapping(job.environment) ? raw(job.environment, "name") : job.environment;
+      result.environment = { name: evalText(name, ctx) };
     } catch (e) {
       return fail(`${where(scope.wf.file, job.environment)}: ${(e as Error).message}`);
     }
@@ -520,6 +519,9 @@ async function stepsOf(run: Run, scope: Scope, job: Job, rawJob: TemplateToken |
     result.reason = `the job exceeded its timeout of ${jobTimeoutMs / 60_000} minutes`;
   } else if (signal.aborted) result.result = "cancelled";
   else result.result = failedSoFar ? "failure" : "success";
+  // docs: jobs.<job_id>.environment.url — evaluated when the job ends (it may use step outputs)
+  const url = job.environment && isMapping(job.environment) ? raw(job.environment, "url") : undefined;
+  if (url && result.environment) result.environment.url = evalText(url, { ...ctx, github, steps, runner, job: jobCtx(result.result), env: jobEnv });
   // docs: jobs.<job_id>.outputs — evaluated when the job ends; an output carrying a secret is dropped
   const outputs = evalMapping(job.outputs, { ...ctx, github, steps, runner, job: jobCtx(result.result), env: jobEnv, secrets: {} });
   for (const [k, v] of Object.entries(outputs)) {

@@ -130,7 +130,10 @@ jobs:
     const r = await run(
       repo(`on: push
 jobs:
-  staging: { runs-on: x, environment: staging, steps: [ { run: "echo s" } ] }
+  staging:
+    runs-on: x
+    environment: { name: "\${{ 'stag' }}ing", url: "https://\${{ steps.u.outputs.host }}/" }
+    steps: [ { id: u, run: "echo host=staging.example >> $GITHUB_OUTPUT" } ]
   production: { runs-on: x, needs: staging, environment: { name: production, url: "https://p.example" }, steps: [ { run: "touch /nonexistent/never" } ] }
   after: { runs-on: x, needs: production, steps: [ { run: "echo a" } ] }
 `),
@@ -138,6 +141,7 @@ jobs:
     );
     expect(r.jobs.map((j) => [j.id, j.result, j.approval])).toEqual([["staging", "success", "approve"], ["production", "failure", "reject"], ["after", "skipped", undefined]]);
     expect(r.jobs[1]!.steps).toEqual([]);
+    expect(r.jobs[0]!.environment).toEqual({ name: "staging", url: "https://staging.example/" });
   });
 
   it("Workflow syntax › on.workflow_dispatch.inputs: a choice outside its options is refused before anything runs", async () => {
