@@ -349,6 +349,43 @@ jobs:
   });
 });
 
+describe("the local workflow runner: triggers, outputs, approvals never given", () => {
+  it("Events › on.push.branches: a push to another branch does not trigger the workflow", async () => {
+    const dir = repo(`on: { push: { branches: [main, "release/**"] } }
+jobs:
+  j: { runs-on: x, steps: [ { run: "echo \${{ github.ref_name }} \${{ github.event_name }}" } ] }
+`);
+    expect((await run(dir, { ref: "refs/heads/dev" })).conclusion).toBe("skipped");
+    const r = await run(dir, { ref: "refs/heads/release/1.2" });
+    expect(r.jobs[0]!.steps[0]!.log).toBe("release/1.2 push");
+  });
+
+  it("Workflow commands › multiline strings: GITHUB_OUTPUT's name<<DELIMITER form gives a multi-line output", async () => {
+    const r = await run(repo(`on: push
+jobs:
+  j:
+    runs-on: x
+    outputs: { text: "\${{ steps.s.outputs.text }}" }
+    steps:
+      - id: s
+        run: printf 'text<<EOF_1\\nline one\\nline two\\nEOF_1\\n' >> "$GITHUB_OUTPUT"
+`));
+    expect(r.jobs[0]!.outputs.text).toBe("line one\nline two");
+  });
+
+  it("Environments › required reviewers: an approval nobody gives fails the job after the wait", async () => {
+    const t = Date.now();
+    const r = await run(repo(`on: push
+jobs:
+  j: { runs-on: x, environment: production, steps: [ { run: "echo never" } ] }
+`), { approve: () => "pending", approvalTimeoutMs: 300 });
+    expect(r.jobs[0]!.result).toBe("failure");
+    expect(r.jobs[0]!.reason).toMatch(/never approved/);
+    expect(r.jobs[0]!.steps).toEqual([]);
+    expect(Date.now() - t).toBeGreaterThanOrEqual(300);
+  });
+});
+
 describe("this repository's own workflow files in the runner", () => {
   const ROOT = path.resolve(import.meta.dirname, "../..");
   it("rollback.yml (workflow_dispatch) with its environment rejected runs no step and skips restore-db", async () => {
