@@ -386,6 +386,29 @@ jobs:
   });
 });
 
+describe("the local workflow runner: references to another repository", () => {
+  it("uses: owner/repo/path@ref runs the action as it is at that ref, not the clone's newest commit", async () => {
+    const tools = repo("on: push\njobs: {}\n", {
+      "actions/say/action.yml": "name: say\ndescription: d\noutputs:\n  v: { description: v }\nruns: { using: node20, main: index.js }\n",
+      "actions/say/index.js": `require("fs").appendFileSync(process.env.GITHUB_OUTPUT, "v=one\\n");\n`,
+    });
+    execFileSync("bash", ["-c", `git tag v1 && sed -i s/one/two/ actions/say/index.js && git -c user.name=t -c user.email=t@t commit -qam two`], { cwd: tools });
+    const app = repo(`on: push
+jobs:
+  j:
+    runs-on: x
+    steps:
+      - id: v1
+        uses: acme/tools/actions/say@v1
+      - id: main
+        uses: acme/tools/actions/say@main
+      - run: echo "\${{ steps.v1.outputs.v }} \${{ steps.main.outputs.v }}"
+`);
+    const r = await run(app, { actionRepos: { "acme/tools": tools } });
+    expect(r.jobs[0]!.steps[2]!.log).toBe("one two");
+  });
+});
+
 describe("this repository's own workflow files in the runner", () => {
   const ROOT = path.resolve(import.meta.dirname, "../..");
   it("rollback.yml (workflow_dispatch) with its environment rejected runs no step and skips restore-db", async () => {
