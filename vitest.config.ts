@@ -22,6 +22,8 @@ export default defineConfig({
         test: {
           name: "lab",
           include: ["test/lab/**/*.test.ts"],
+          // the scenarios run the workflow files through GitHub's parser (see the unit project)
+          server: { deps: { inline: ["@actions/workflow-parser"] } },
           globalSetup: ["test/lab/global-setup.ts"],
           testTimeout: 300_000,
           hookTimeout: 900_000,

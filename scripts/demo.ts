@@ -1,7 +1,7 @@
 // npm run demo: boots the lab if needed and puts seed 000's Dark Pool Trade Collector through what
 // its runbook did by hand — crontab -> systemd, a change with a migration, a broken release — with
-// the actions alone, run as GitHub's runner runs them (the committed bundles under Node 24) in
-// deploy.yml's order. Prints a readable report and writes the jobs' markdown summaries to
+// this repository's own .github/workflows/deploy.yml, run by the local workflow runner (GitHub's
+// parser and expression engine; the committed action bundles under Node 24) on every push to main. Prints a readable report and writes the jobs' markdown summaries to
 // .lab/demo-report.md. The system stays deployed on the lab (npm run lab -- down removes it all).
 import { execFileSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
@@ -11,7 +11,7 @@ import { formatDuration } from "../src/report/summary.js";
 import { rootOn } from "../src/lab/ssh.js";
 import { COLLECTOR, CRON_ERA_TRADES, DEPLOY_TO, darkpoolUp } from "../test/harness/darkpool.js";
 import { ROOT } from "../test/harness/runner.js";
-import { errors, type JobResult } from "../test/harness/scenario.js";
+import { allJobs, errors, type JobResult } from "../test/harness/scenario.js";
 
 const t0 = Date.now();
 const say = (m: string) => console.log(`\n▶ ${m}`);
@@ -40,18 +40,19 @@ console.log(cli(["plan", scenario.envPath]).replace(/^/gm, "  "));
 
 const report: string[] = [
   "# slipway demo: seed 000's collector, from crontab to a verified, self-healing deploy\n",
-  `Lab hosts: ${lab.hosts.map((h) => `\`${h.name}\` ${h.address}`).join(", ")}. Each job runs deploy.yml's steps (backup-db → apply-migrations → deploy-systemd → verify-health → rollback on failure) as GitHub's runner runs them.\n`,
+  `Lab hosts: ${lab.hosts.map((h) => `\`${h.name}\` ${h.address}`).join(", ")}. Each push to main runs \`.github/workflows/deploy.yml\` through slipway's local workflow runner (GitHub's own parser and expression engine): plan, then the production job of \`deploy-environment.yml\` behind its approval (given here) — backup-db → apply-migrations → deploy-systemd → verify-health → rollback on failure.\n`,
 ];
 const jobs: { title: string; sha: string; job: JobResult; ms: number }[] = [];
 const STEP_ICON = (code: number | null | undefined) => (code === 0 ? "✓" : "✗");
 
 async function deployJob(title: string, sha: string, change?: string) {
-  say(`${title} (push of ${sha.slice(0, 7)} to main)`);
   if (change) scenario.commit(change);
   const t = Date.now();
   const job = await scenario.deploy(sha);
+  say(`${title} (push of ${job.sha.slice(0, 7)} to main: deploy.yml)`);
+  for (const j of allJobs(job.run.jobs).filter((j) => !j.jobs?.length)) console.log(`  ${j.result === "success" ? "✓" : j.result === "skipped" ? "–" : "✗"} job ${j.id}${j.approval ? ` (environment ${j.environment?.name}: ${j.approval === "pending" ? "no answer" : `${j.approval}d`})` : ""}${j.result === "skipped" ? " skipped (no environment file)" : ""}`);
   const ms = Date.now() - t;
-  jobs.push({ title, sha, job, ms });
+  jobs.push({ title, sha: job.sha, job, ms });
   for (const [name, r] of Object.entries(job.steps)) {
     const err = r.code === 0 ? "" : `: ${errors(r).split("\n")[0]}`;
     const out = name === "deploy" ? ` release ${r.outputs["release-id"]}` : name === "backup-db" ? ` ${r.outputs["backup-id"] ?? ""}` : name === "apply-migrations" ? ` applied ${r.outputs.applied}, head ${r.outputs.head}` : name === "rollback" ? ` live again: ${r.outputs["release-id"]}` : "";
@@ -91,4 +92,5 @@ report.splice(2, 0, "| job | commit | result | time |\n|---|---|---|---|\n" + jo
 report.push("## Evidence, read on the hosts\n", [...evidence1, ...evidence].map((e) => `- ${e}`).join("\n") + "\n", "## `slipway status`\n", "```text\n" + statusText + "\n```\n");
 const file = path.join(ROOT, ".lab", "demo-report.md");
 writeFileSync(file, report.join("\n"));
+await scenario.github?.stop();
 say(`done in ${formatDuration(Date.now() - t0)}. Report (the jobs' markdown summaries): ${path.relative(process.cwd(), file)}. The lab keeps running: npm run lab -- down`);

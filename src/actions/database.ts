@@ -96,6 +96,7 @@ export async function backupBody(ctx: ActionContext): Promise<void> {
     verified: [String(metas.every((m) => m.verified))],
   };
   for (const [k, v] of Object.entries(outputs)) ctx.out.set(k, v.join(" "));
+  ctx.out.set("runner-paths", metas.filter((m) => m.where === "runner").map((m) => m.path).join("\n"));
   let md = `### slipway backup-db — ${ctx.loaded.name}\n\n`;
   md += mdTable(["database", "backup id", "where", "size", "sha256", "verified by"], metas.map((m) => [m.database, m.id, m.where === "host" ? `${m.host}:${m.path}` : m.path, bytes(m.size), m.sha256.slice(0, 16) + "…", m.verification]));
   for (const m of metas) {

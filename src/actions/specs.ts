@@ -72,6 +72,7 @@ export const actionSpecs: Record<ActionName, ActionSpec> = {
     outputs: {
       "backup-id": "Id of the backup made (use it as apply-migrations' backup-id).",
       path: "Where the dump is stored (host path or runner path).",
+      "runner-paths": "The dumps stored on the runner, one per line (empty when every dump stays on its host): keep them as an artifact.",
       size: "Size of the dump in bytes.",
       sha256: "SHA-256 of the dump.",
       verified: "true when the dump passed verification.",

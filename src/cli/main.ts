@@ -51,6 +51,16 @@ program
   });
 
 program
+  .command("kinds")
+  .description("print which deploy actions an environment needs, as GITHUB_OUTPUT lines: systemd=true|false, supervisor=…, compose=…")
+  .argument("<env>", "environment name or path")
+  .action((ref: string) => {
+    const { env } = loadEnvironment(ref);
+    const kinds = new Set(Object.values(env.services).map((s) => s.kind));
+    for (const kind of ["systemd", "supervisor", "compose"] as const) console.log(`${kind}=${kinds.has(kind)}`);
+  });
+
+program
   .command("fingerprint")
   .description("print every host key of a host as host-key: and known-hosts: lines to pin (checks nothing, runs nothing)")
   .argument("<address>", "host name or IP")

@@ -61,7 +61,7 @@ export async function runWorkflow(o: RunOptions): Promise<RunResult> {
   const lines: string[] = [];
   const repository = o.repository ?? `acme/${path.basename(path.resolve(o.repo))}`;
   const runId = o.runId ?? Math.floor(Date.now() / 1000);
-  const payload = { ...(o.event === "workflow_dispatch" ? { inputs: o.inputs ?? {} } : {}), ...defaultPayload(o.event, ref, sha, repository), ...o.payload };
+  const payload = { ...(o.event === "workflow_dispatch" ? { inputs: o.inputs ?? {} } : {}), ...defaultPayload(o.event, ref, sha, repository, wf), ...o.payload };
   const run: Run = {
     o,
     workDir,
@@ -106,7 +106,7 @@ export async function runWorkflow(o: RunOptions): Promise<RunResult> {
   const finish = (conclusion: RunResult["conclusion"], jobs: JobResult[]): RunResult => ({ conclusion, jobs, log: lines.join("\n"), workDir, permissions: toPlainToken(raw(wf.root, "permissions")) });
 
   // docs: "Events that trigger workflows" and on.<push|pull_request>.<branches|tags>
-  const skip = triggerMismatch(wf, o.event, ref);
+  const skip = triggerMismatch(wf, o.event, ref, String(run.github.base_ref));
   if (skip) {
     run.print(`workflow not triggered: ${skip}`);
     return finish("skipped", []);
@@ -167,11 +167,12 @@ function fileProvider(o: RunOptions, sha: string): FileProvider {
   };
 }
 
-function defaultPayload(event: string, ref: string, sha: string, repository: string): Record<string, unknown> {
+function defaultPayload(event: string, ref: string, sha: string, repository: string, wf: LoadedWorkflow): Record<string, unknown> {
   const repo = { full_name: repository, name: repository.split("/")[1], owner: { login: repository.split("/")[0] }, default_branch: "main" };
   if (event === "push") return { ref, after: sha, repository: repo, head_commit: { id: sha } };
   if (event === "pull_request") return { action: "opened", number: 1, pull_request: { number: 1, head: { sha, ref: "feature" }, base: { ref: "main" } }, repository: repo };
-  if (event === "schedule") return { schedule: "" };
+  // docs: "Events that trigger workflows › schedule" — github.event.schedule is the cron that fired (the first one here)
+  if (event === "schedule") return { schedule: wf.template.events?.schedule?.[0]?.cron ?? "", repository: repo };
   return { ref, repository: repo };
 }
 
@@ -199,13 +200,14 @@ function filterMatches(include: string[] | undefined, ignore: string[] | undefin
   return !(ignore ?? []).some((p) => globMatch(p, value));
 }
 
-function triggerMismatch(wf: LoadedWorkflow, event: string, ref: string): string | undefined {
+function triggerMismatch(wf: LoadedWorkflow, event: string, ref: string, baseRef: string): string | undefined {
   const events = wf.template.events ?? {};
   if (!(event in events)) return `${wf.file} has no 'on: ${event}' (it runs on ${Object.keys(events).join(", ")})`;
   const cfg = (events as Record<string, any>)[event] ?? {};
   if (event === "push" || event === "pull_request") {
     const isTag = ref.startsWith("refs/tags/");
-    const name = event === "pull_request" ? "main" : ref.replace(/^refs\/(heads|tags)\//, "");
+    // a pull_request filter matches the pull request's base branch (docs: on.pull_request.branches)
+    const name = event === "pull_request" ? baseRef : ref.replace(/^refs\/(heads|tags)\//, "");
     const [inc, ign] = isTag ? [cfg.tags, cfg["tags-ignore"]] : [cfg.branches, cfg["branches-ignore"]];
     // a push filter on branches only does not run for tags, and the other way round
     if (event === "push" && !isTag && !cfg.branches && !cfg["branches-ignore"] && (cfg.tags || cfg["tags-ignore"])) return `${ref} is a branch; the push filter names tags only`;
@@ -443,10 +445,19 @@ async function stepsOf(run: Run, scope: Scope, job: Job, rawJob: TemplateToken |
   const rawSteps = raw(rawJob, "steps");
   const timeoutToken = raw(rawJob, "timeout-minutes");
   const jobTimeoutMs = timeoutToken ? Number(toText(evaluateToken(timeoutToken, { ...ctx, github }))) * 60_000 : 360 * 60_000;
-  const deadline = Date.now() + jobTimeoutMs;
+  // docs: jobs.<job_id>.timeout-minutes — past it GitHub cancels the job (as a cancelled run does)
   const timeout = new AbortController();
   const timer = setTimeout(() => timeout.abort(), jobTimeoutMs);
   const jobSignal = AbortSignal.any([signal, timeout.signal]);
+  // docs: "Workflow cancellation reference" — a step whose if: still holds once the job is cancelled
+  // (always(), cancelled()) runs on, until jobs.<job_id>.cancel-timeout-minutes (default 5) after the cancel
+  const cancelTimeoutToken = raw(rawJob, "cancel-timeout-minutes");
+  const cancelTimeoutMs = cancelTimeoutToken ? Number(toText(evaluateToken(cancelTimeoutToken, { ...ctx, github }))) * 60_000 : 5 * 60_000;
+  const hardStop = new AbortController();
+  let hardTimer: NodeJS.Timeout | undefined;
+  const armHardStop = () => (hardTimer = setTimeout(() => hardStop.abort(), cancelTimeoutMs));
+  if (jobSignal.aborted) armHardStop();
+  else jobSignal.addEventListener("abort", armHardStop, { once: true });
   let failedSoFar = false;
   try {
     for (let i = 0; i < job.steps.length; i++) {
@@ -457,7 +468,7 @@ async function stepsOf(run: Run, scope: Scope, job: Job, rawJob: TemplateToken |
       const stepCtx: Contexts = { ...ctx, github, secrets, runner, job: jobCtx(jobStatus), steps, env: { ...jobEnv, ...fileEnv } };
       const status: Status = { success: !failedSoFar && !cancelled, failure: failedSoFar, cancelled };
       const name = step.name ? safeText(step.name, stepCtx) : step.uses ? `Run ${step.uses.toString()}` : `Run ${String((step.run as { source?: string } | undefined)?.source ?? step.run ?? "").trim().split("\n")[0]}`;
-      const sr: StepResult = { id: step.id, name, outcome: "skipped", conclusion: "skipped", outputs: {}, durationMs: 0, log: "", errors: [] };
+      const sr: StepResult = { id: step.id, name, outcome: "skipped", conclusion: "skipped", outputs: {}, durationMs: 0, log: "", errors: [], summary: "" };
       result.steps.push(sr);
       const record = () => (steps[step.id] = { outputs: sr.outputs, outcome: sr.outcome, conclusion: sr.conclusion });
       // docs: jobs.<job_id>.steps[*].if — implicit success(); a false condition skips the step
@@ -483,6 +494,12 @@ async function stepsOf(run: Run, scope: Scope, job: Job, rawJob: TemplateToken |
       const continueOnError = typeof coe === "boolean" ? coe : coe ? truthy(evaluateToken(coe, stepCtx)) : false;
       const stepTimeoutToken = raw(rawStep, "timeout-minutes");
       const stepTimeoutMs = stepTimeoutToken ? Number(toText(evaluateToken(stepTimeoutToken, stepCtx))) * 60_000 : undefined;
+      let survivesCancel = false;
+      try {
+        survivesCancel = truthy(evaluateToken(step.if, { ...stepCtx, job: jobCtx("cancelled") }, { success: false, failure: failedSoFar, cancelled: true }));
+      } catch {
+        // a condition that cannot be evaluated on cancellation cancels the step, as the runner does
+      }
       const outcome = await executeStep(run, scope, {
         id,
         step,
@@ -497,8 +514,8 @@ async function stepsOf(run: Run, scope: Scope, job: Job, rawJob: TemplateToken |
         pathPrefix,
         shellDefault: raw(jobDefaults, "shell") ?? raw(wfDefaults, "shell"),
         workdirDefault: raw(jobDefaults, "working-directory") ?? raw(wfDefaults, "working-directory"),
-        timeoutMs: Math.min(stepTimeoutMs ?? Infinity, Math.max(0, deadline - Date.now())),
-        signal: jobSignal,
+        timeoutMs: stepTimeoutMs ?? Infinity,
+        signal: survivesCancel ? hardStop.signal : jobSignal,
         sr,
       });
       sr.outcome = outcome;
@@ -510,13 +527,16 @@ async function stepsOf(run: Run, scope: Scope, job: Job, rawJob: TemplateToken |
     }
   } finally {
     clearTimeout(timer);
+    clearTimeout(hardTimer);
+    jobSignal.removeEventListener("abort", armHardStop);
   }
   const summary = readFileSync(result.summaryFile, "utf8");
   result.summary = run.masker.mask(summary);
   writeFileSync(result.summaryFile, result.summary);
   if (timeout.signal.aborted) {
-    result.result = "failure";
+    result.result = "cancelled";
     result.reason = `the job exceeded its timeout of ${jobTimeoutMs / 60_000} minutes`;
+    run.print(`[${id}] ##[error]The job has exceeded the maximum execution time of ${jobTimeoutMs / 60_000} minutes.`);
   } else if (signal.aborted) result.result = "cancelled";
   else result.result = failedSoFar ? "failure" : "success";
   // docs: jobs.<job_id>.environment.url — evaluated when the job ends (it may use step outputs)
@@ -638,10 +658,11 @@ async function executeStep(run: Run, scope: Scope, s: StepRun): Promise<Outcome>
       return error(`${where(scope.wf.file, s.step.run)}: ${(e as Error).message}`);
     }
     const shellToken = raw(s.rawStep, "shell") ?? s.shellDefault;
-    const shell = shellToken ? evalText(shellToken, s.ctx) : "bash";
+    // docs: jobs.<job_id>.steps[*].shell — unspecified is `bash -e {0}` (no pipefail); `shell: bash` adds -o pipefail
+    const shell = shellToken ? evalText(shellToken, s.ctx) : undefined;
     const wd = raw(s.rawStep, "working-directory") ?? s.workdirDefault;
     if (wd) cwd = path.resolve(s.workspace, evalText(wd, s.ctx));
-    const template = SHELLS[shell] ?? (shell.includes("{0}") ? shell : undefined);
+    const template = shell === undefined ? "bash -e {0}" : (SHELLS[shell] ?? (shell.includes("{0}") ? shell : undefined));
     if (!template) return error(`shell '${shell}' is not emulated by the local runner (bash, sh, python or a command with {0})`);
     const scriptFile = path.join(dir, shell === "python" ? "script.py" : "script.sh");
     writeFileSync(scriptFile, script);
@@ -690,6 +711,7 @@ function collectFiles(run: Run, s: StepRun, files: Record<string, string>) {
     s.sr.errors.push((e as Error).message);
   }
   const summary = readFileSync(files.GITHUB_STEP_SUMMARY!, "utf8");
+  s.sr.summary = run.masker.mask(summary);
   if (summary) appendFileSync(s.summaryFile, summary.endsWith("\n") ? summary : summary + "\n");
 }
 

@@ -68,6 +68,8 @@ export interface StepResult {
   log: string;
   /** ::error:: messages and the runner's own reason a step failed */
   errors: string[];
+  /** what the step wrote to GITHUB_STEP_SUMMARY (masked); the job's summary is every step's in order */
+  summary: string;
 }
 
 export interface JobResult {

@@ -48,7 +48,7 @@ crontab -u deployer -`,
   const scenario = new Scenario(
     lab,
     "darkpool-collector",
-    "deploy-systemd",
+    "production",
     { "collector-1": COLLECTOR },
     { DARKPOOL_DB_PASSWORD: password, DARKPOOL_DATABASE_URL: db.url },
     (env) => {
@@ -57,7 +57,7 @@ crontab -u deployer -`,
       svc.env = { ...svc.env, DB_HOST: db.address, DB_PORT: String(db.port) };
     },
   );
-  return { scenario, db, sql, teardown: () => darkpoolCleanup(lab) };
+  return { scenario, db, sql, teardown: async () => (await scenario.close(), await darkpoolCleanup(lab)) };
 }
 
 /** Leave both hosts as they were before the scenario. */

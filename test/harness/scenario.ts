@@ -1,61 +1,91 @@
-// The seed scenarios end to end (issue #8): an example environment (environments/examples/<name>.yml)
-// and its sample app (examples/<name>/) copied into a workspace laid out like the repository, with
-// the example's hosts pointed at lab hosts; then the actions run in the order deploy.yml's jobs run
-// them, as the runner runs them (the committed bundles under Node 24, every declared input set).
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+// The seed scenarios end to end (issues #8 and #14): an example environment
+// (environments/examples/<name>.yml) and its sample app (examples/<name>/) become an app repository
+// of their own, with the example's hosts pointed at lab hosts and this repository's workflows,
+// action bundles and CLI committed beside them, as a user's repository would hold them. Every deploy
+// is a commit pushed to main that runs the real .github/workflows/deploy.yml through the local
+// workflow runner (GitHub's parser and expression engine); every dispatch rollback runs the real
+// rollback.yml. Approvals come from the test; GitHub's REST API is a fake that checks each request
+// against GitHub's OpenAPI description.
+import { execFileSync } from "node:child_process";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parse, stringify } from "yaml";
 import { host, type LabState } from "../../src/lab/state.js";
+import { runWorkflow } from "../../src/workflow/run.js";
+import type { Approval, JobResult as WorkflowJob, RunResult, StepResult } from "../../src/workflow/types.js";
+import { ensureNode24 } from "../../scripts/node24.mjs";
+import { FakeGitHub } from "./fake-github.js";
 import { ROOT, runActionAsync, type ActionRun } from "./runner.js";
 
-export type DeployAction = "deploy-systemd" | "deploy-supervisor" | "deploy-compose";
+/** The GitHub environments deploy.yml deploys, in its order. */
+export type EnvironmentName = "staging" | "production" | "nas";
 
-/** The order of the action steps in every deploy job of .github/workflows/deploy.yml (a unit test checks it). */
+/** deploy-environment.yml's steps by id, under the names the tests use. */
+const STEP_NAMES: Record<string, DeployStep> = { backup: "backup-db", migrate: "apply-migrations", systemd: "deploy", supervisor: "deploy", compose: "deploy", verify: "verify-health", rollback: "rollback" };
 export const DEPLOY_JOB_STEPS = ["backup-db", "apply-migrations", "deploy", "verify-health", "rollback"] as const;
-
-/** Every input an action declares, with its action.yml default: the runner sets them all. */
-function declaredInputs(action: string): Record<string, string> {
-  const spec = parse(readFileSync(path.join(ROOT, "actions", action, "action.yml"), "utf8")) as { inputs: Record<string, { default?: string }> };
-  return Object.fromEntries(Object.entries(spec.inputs).map(([k, v]) => [k, v.default ?? ""]));
-}
+type DeployStep = (typeof DEPLOY_JOB_STEPS)[number];
 
 export interface JobResult {
+  /** the whole run succeeded */
   ok: boolean;
-  steps: Partial<Record<(typeof DEPLOY_JOB_STEPS)[number], ActionRun>>;
-  /** the release now live according to the deploy (or the rollback) */
+  /** the slipway steps of the environment's job that ran (a skipped step is absent) */
+  steps: Partial<Record<DeployStep, ActionRun>>;
+  /** the release now live according to the job (the deployed one, or the one its rollback restored) */
   releaseId?: string;
-  /** every step's job summary, in order: what GitHub would show for the job */
+  /** the environment job's summary: what GitHub would show for it */
   summary: string;
+  /** the commit the run deployed */
+  sha: string;
+  /** the environment's job (inside deploy-environment.yml), for what the tests check beyond slipway's steps */
+  job?: WorkflowJob;
+  run: RunResult;
 }
 
+/** A step of a run as the tests knew an action run: exit code, printed lines, outputs, summary. */
+function asActionRun(s: StepResult): ActionRun {
+  return { code: s.outcome === "success" ? 0 : 1, stdout: s.log, stderr: s.errors.join("\n"), outputs: s.outputs, outputsRaw: "", summary: s.summary };
+}
+
+/** every job of a run, the jobs of called workflows included */
+export const allJobs = (jobs: WorkflowJob[]): WorkflowJob[] => jobs.flatMap((j) => [j, ...allJobs(j.jobs ?? [])]);
+
+const git = (cwd: string, ...args: string[]) => execFileSync("git", args, { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim();
+
 export class Scenario {
+  /** the app repository's working tree */
   readonly ws: string;
   readonly envPath: string;
-  /** GitHub's run context; each deploy() is a new workflow run */
-  private run = 100;
+  /** the answer each environment's approval gets (default: approve) */
+  readonly approvals: Record<string, Approval> = {};
+  /** workflow files to use instead of this repository's (a mutation test's broken copy) */
+  readonly workflowOverrides: Record<string, string> = {};
+  github?: FakeGitHub;
+  private runId = 100;
+  private readonly labels = new Map<string, string>();
 
   /**
    * @param name     examples/<name> and environments/examples/<name>.yml
+   * @param envName  the environment the example plays in deploy.yml (its file becomes environments/<envName>.yml)
    * @param hostMap  example host name -> lab host name
-   * @param secrets  the job's env: secrets the environment names (key-secret, secret-env, url-secret)
+   * @param secrets  the repository's secrets (what the environment names: secret-env, url-secret…)
    * @param edit     adjust the example for the lab (e.g. a database address that only the lab knows)
    */
   constructor(
     readonly lab: LabState,
     readonly name: string,
-    readonly deployAction: DeployAction,
+    readonly envName: EnvironmentName,
     hostMap: Record<string, string>,
     readonly secrets: Record<string, string> = {},
     edit: (env: Record<string, any>) => void = () => {},
   ) {
     this.ws = mkdtempSync(path.join(os.tmpdir(), `slipway-${name}-`));
     cpSync(path.join(ROOT, "examples", name), path.join(this.ws, "examples", name), { recursive: true });
-    this.envPath = `environments/examples/${name}.yml`;
-    const env = parse(readFileSync(path.join(ROOT, this.envPath), "utf8")) as Record<string, any>;
+    const example = `environments/examples/${name}.yml`;
+    const env = parse(readFileSync(path.join(ROOT, example), "utf8")) as Record<string, any>;
     for (const [exampleHost, labHost] of Object.entries(hostMap)) {
       const h = host(lab, labHost);
-      if (!env.hosts[exampleHost]) throw new Error(`${this.envPath} has no host ${exampleHost}`);
+      if (!env.hosts[exampleHost]) throw new Error(`${example} has no host ${exampleHost}`);
       env.hosts[exampleHost] = {
         ...env.hosts[exampleHost],
         address: h.address,
@@ -69,8 +99,25 @@ export class Scenario {
     env.ssh = { ...env.ssh, "identity-file": lab.clientKey };
     delete env.ssh["key-secret"];
     edit(env);
-    mkdirSync(path.join(this.ws, "environments", "examples"), { recursive: true });
+    this.envPath = `environments/${envName}.yml`;
+    mkdirSync(path.join(this.ws, "environments"), { recursive: true });
     writeFileSync(path.join(this.ws, this.envPath), stringify(env));
+    // what a user's repository holds of slipway: the workflows, the actions' bundles, the CLI bundle
+    this.copyWorkflows();
+    for (const action of readdirSync(path.join(ROOT, "actions"))) {
+      for (const part of ["action.yml", "dist"]) cpSync(path.join(ROOT, "actions", action, part), path.join(this.ws, "actions", action, part), { recursive: true });
+    }
+    cpSync(path.join(ROOT, "dist", "cli"), path.join(this.ws, "dist", "cli"), { recursive: true });
+    git(this.ws, "init", "-q", "-b", "main");
+    git(this.ws, "config", "user.email", "octocat@example.com");
+    git(this.ws, "config", "user.name", "octocat");
+  }
+
+  /** this repository's workflows as they are now (ci.yml is this repository's own CI, not a user's) */
+  private copyWorkflows(): void {
+    const dir = path.join(this.ws, ".github", "workflows");
+    mkdirSync(dir, { recursive: true });
+    for (const f of readdirSync(path.join(ROOT, ".github", "workflows"))) if (f !== "ci.yml") cpSync(path.join(ROOT, ".github", "workflows", f), path.join(dir, f));
   }
 
   /** A file of the workspace's sample app (examples/<name>/<rel>), e.g. to make the next release's change. */
@@ -88,60 +135,111 @@ export class Scenario {
     return existsSync(this.file(rel));
   }
 
-  /** The next commit: lay examples/<name>/changes/<change>/ over the workspace's copy of the app. */
+  /** The next change: lay examples/<name>/changes/<change>/ over the workspace's copy of the app. */
   commit(change: string): void {
     const from = this.file(`changes/${change}`);
     if (!existsSync(from)) throw new Error(`examples/${this.name}/changes/${change} does not exist`);
     cpSync(from, this.file(""), { recursive: true });
   }
 
-  githubEnv(run = this.run): Record<string, string> {
-    return { GITHUB_RUN_ID: String(run), GITHUB_RUN_ATTEMPT: "1", GITHUB_REPOSITORY: `acme/${this.name}`, GITHUB_ACTOR: "octocat", GITHUB_SERVER_URL: "https://github.com", ...this.secrets };
+  /** The commit a deploy labelled `label` pushed (the tests name their commits; git gives the sha). */
+  sha(label: string): string {
+    const sha = this.labels.get(label);
+    if (!sha) throw new Error(`no deploy labelled ${label} yet`);
+    return sha;
   }
 
-  /** One action step as the runner runs it. */
-  step(action: string, inputs: Record<string, string> = {}, run = this.run): Promise<ActionRun> {
-    return runActionAsync(action, { ...declaredInputs(action), environment: this.envPath, ...inputs }, { cwd: this.ws, env: this.githubEnv(run) });
+  /** Commits the working tree (the push to main); returns the sha. */
+  private push(label: string): string {
+    this.copyWorkflows();
+    for (const [file, text] of Object.entries(this.workflowOverrides)) writeFileSync(path.join(this.ws, ".github", "workflows", file), text);
+    git(this.ws, "add", "-A");
+    git(this.ws, "commit", "-q", "--allow-empty", "-m", label);
+    const sha = git(this.ws, "rev-parse", "HEAD");
+    this.labels.set(label, sha);
+    return sha;
+  }
+
+  private async run(workflow: string, o: { event: string; sha: string; inputs?: Record<string, string>; log?: (line: string) => void }): Promise<RunResult> {
+    this.github ??= await FakeGitHub.start();
+    const run = await runWorkflow({
+      repo: this.ws,
+      workflow: `.github/workflows/${workflow}`,
+      event: o.event,
+      inputs: o.inputs,
+      sha: o.sha,
+      ref: "refs/heads/main",
+      runId: ++this.runId,
+      actor: "octocat",
+      repository: `acme/${this.name}`,
+      secrets: this.secrets,
+      approve: (env) => this.approvals[env.name] ?? "approve",
+      node: ensureNode24(),
+      env: { GITHUB_API_URL: this.github.url },
+      log: o.log,
+    });
+    // every request the run's steps sent to GitHub, checked against GitHub's OpenAPI description
+    const problems = this.github.problems();
+    if (problems.length) throw new Error(`${workflow} sent requests GitHub's API description does not allow:\n${problems.join("\n")}`);
+    return run;
   }
 
   /**
-   * One deploy job of deploy.yml for a push of `sha`: backup-db -> apply-migrations -> deploy ->
-   * verify-health; on failure, when the deploy changed something, rollback (auto, only-if-live).
+   * A push to main of the working tree as commit `label`: deploy.yml runs (plan, then this
+   * environment's deploy-environment.yml job behind its approval).
    */
-  async deploy(sha: string, o: { release?: string } = {}): Promise<JobResult> {
-    const run = ++this.run;
+  async deploy(label: string, o: { log?: (line: string) => void } = {}): Promise<JobResult> {
+    const sha = this.push(label);
+    const run = await this.run("deploy.yml", { event: "push", sha, log: o.log });
+    const job = allJobs(run.jobs).find((j) => j.id === `${this.envName} / deploy`);
     const steps: JobResult["steps"] = {};
-    const summaries: string[] = [];
-    const take = (name: (typeof DEPLOY_JOB_STEPS)[number], r: ActionRun) => {
-      steps[name] = r;
-      if (r.summary.trim()) summaries.push(r.summary.trim());
-      return r.code === 0;
-    };
-    let ok = take("backup-db", await this.step("backup-db", {}, run));
-    const backupId = steps["backup-db"]!.outputs["backup-id"] ?? "";
-    if (ok) ok = take("apply-migrations", await this.step("apply-migrations", { "backup-id": backupId }, run));
-    if (ok) {
-      const inputs: Record<string, string> = { sha, "backup-id": backupId, "migration-head": steps["apply-migrations"]!.outputs.head ?? "" };
-      if (o.release) inputs.release = o.release;
-      ok = take("deploy", await this.step(this.deployAction, inputs, run));
-    }
-    if (ok) ok = take("verify-health", await this.step("verify-health", {}, run));
-    let releaseId = steps.deploy?.outputs["release-id"];
-    if (!ok && steps.deploy?.outputs.changed === "true") {
-      const rb = await this.step("rollback", { auto: "true", "only-if-live": steps.deploy.outputs["release-id"] ?? "", reason: `deploy or verification failed in run ${run}` }, run);
-      take("rollback", rb);
-      releaseId = rb.outputs["release-id"] || releaseId;
-    }
-    return { ok, steps, releaseId, summary: summaries.join("\n\n") };
+    for (const s of job?.steps ?? []) if (STEP_NAMES[s.id] && s.outcome !== "skipped") steps[STEP_NAMES[s.id]!] = asActionRun(s);
+    return { ok: run.conclusion === "success", steps, releaseId: job?.outputs["release-id"] || undefined, summary: job?.summary ?? "", sha, job, run };
   }
 
-  /** rollback.yml's rollback job (workflow_dispatch): to a named release or sha, optionally with the database. */
-  rollback(to: string, o: { restoreDb?: boolean; backupId?: string } = {}): Promise<ActionRun> {
-    return this.step("rollback", { to, "restore-db": String(o.restoreDb ?? false), "backup-id": o.backupId ?? "", reason: "workflow_dispatch" }, ++this.run);
+  /** Where a job of a run worked (its checkout): e.g. the runner-side backups of backup-db. */
+  workspaceOf(run: RunResult, jobId: string): string {
+    const dir = readdirSync(path.join(run.workDir, "jobs")).find((d) => d.replace(/^\d+-/, "") === jobId.replace(/[^A-Za-z0-9_.-]+/g, "_"));
+    if (!dir) throw new Error(`no job ${jobId} in ${run.workDir}`);
+    return path.join(run.workDir, "jobs", dir, "workspace");
+  }
+
+  /**
+   * rollback.yml dispatched for this environment: back to a release id or sha (empty: the previous
+   * good one); with restoreDb, its restore-db job too (behind the <env>-db-restore approval).
+   * The result reads as one step: both jobs' rollback steps, their output, outputs and summaries.
+   */
+  async rollback(to: string, o: { restoreDb?: boolean; backupId?: string } = {}): Promise<ActionRun & { run: RunResult }> {
+    const sha = git(this.ws, "rev-parse", "HEAD");
+    const run = await this.run("rollback.yml", { event: "workflow_dispatch", sha, inputs: { environment: this.envName, release: to, "restore-db": String(o.restoreDb ?? false), "backup-id": o.backupId ?? "" } });
+    const ran = allJobs(run.jobs).flatMap((j) => j.steps.filter((s) => (s.id === "rollback" || s.id === "restore") && s.outcome !== "skipped"));
+    const parts = ran.map(asActionRun);
+    return {
+      code: run.conclusion === "success" ? 0 : 1,
+      stdout: parts.map((p) => p.stdout).join("\n"),
+      stderr: [...parts.map((p) => p.stderr), ...allJobs(run.jobs).flatMap((j) => (j.reason ? [`${j.id}: ${j.reason}`] : []))].filter(Boolean).join("\n"),
+      outputs: Object.assign({}, ...parts.map((p) => p.outputs)),
+      outputsRaw: "",
+      summary: allJobs(run.jobs).map((j) => j.summary).filter(Boolean).join("\n"),
+      run,
+    };
+  }
+
+  /** One action run by itself as the runner runs it (for what no workflow step does, e.g. a dry run). */
+  step(action: string, inputs: Record<string, string> = {}): Promise<ActionRun> {
+    const declared = parse(readFileSync(path.join(ROOT, "actions", action, "action.yml"), "utf8")) as { inputs: Record<string, { default?: string }> };
+    const defaults = Object.fromEntries(Object.entries(declared.inputs).map(([k, v]) => [k, v.default?.includes("${{") ? "" : (v.default ?? "")]));
+    const env = { GITHUB_RUN_ID: String(++this.runId), GITHUB_RUN_ATTEMPT: "1", GITHUB_REPOSITORY: `acme/${this.name}`, GITHUB_ACTOR: "octocat", GITHUB_SERVER_URL: "https://github.com", ...this.secrets };
+    return runActionAsync(action, { ...defaults, environment: this.envPath, ...inputs }, { cwd: this.ws, env });
+  }
+
+  async close(): Promise<void> {
+    await this.github?.stop();
+    rmSync(this.ws, { recursive: true, force: true });
   }
 }
 
-/** The errors an action printed (::error lines), decoded. */
+/** The errors a step printed (::error lines), decoded. */
 export function errors(r: ActionRun): string {
   return r.stdout
     .split("\n")
@@ -152,3 +250,9 @@ export function errors(r: ActionRun): string {
 
 /** A failed step's output for an assertion message. */
 export const why = (r: ActionRun | undefined) => (r ? `${errors(r) || r.stdout.slice(-3000)}\n${r.stderr.slice(-1500)}` : "step did not run");
+
+/** A failed run's story for an assertion message: each job's result and reason, each failed step's errors. */
+export const whyRun = (j: { run: RunResult }) =>
+  allJobs(j.run.jobs)
+    .map((job) => `${job.id}: ${job.result}${job.reason ? ` (${job.reason})` : ""}${job.steps.filter((s) => s.outcome === "failure").map((s) => `\n  ✗ ${s.name}: ${s.errors.join("; ")}\n${s.log.split("\n").slice(-15).join("\n")}`).join("")}`)
+    .join("\n");

@@ -11,7 +11,7 @@ import { waitFor } from "../../src/lab/run.js";
 import { rootOn } from "../../src/lab/ssh.js";
 import { COLLECTOR, CRON_ERA_TRADES, DEPLOY_TO, LOG_DIR, OTHER_CRON_LINE, UNIT, darkpoolUp, type Darkpool } from "../harness/darkpool.js";
 import { ROOT } from "../harness/runner.js";
-import { why } from "../harness/scenario.js";
+import { why, whyRun } from "../harness/scenario.js";
 import { lab } from "./helpers.js";
 
 let dp: Darkpool;
@@ -36,12 +36,16 @@ afterAll(async () => {
 describe("seed 000: darkpool-collector, crontab -> systemd", () => {
   it("first deploy: backup, migration 001, unit installed and enabled, cron entry handed over, trades flowing over TLS", async () => {
     const job = await dp.scenario.deploy("a000001aaaaaaa");
-    expect(job.ok, why(job.steps.deploy ?? job.steps["apply-migrations"] ?? job.steps["backup-db"])).toBe(true);
+    expect(job.ok, whyRun(job)).toBe(true);
     releases.r1 = job.releaseId!;
     // backup before migrating: a verified dump on the runner, holding the cron era's trades
     expect(job.steps["backup-db"]!.outputs.verified).toBe("true");
-    const dumps = readdirSync(path.join(dp.scenario.ws, "backups"), { recursive: true }).map(String);
+    const dumps = readdirSync(path.join(dp.scenario.workspaceOf(job.run, "production / deploy"), "backups"), { recursive: true }).map(String);
     expect(dumps.some((f) => f.startsWith("darkpool") && f.endsWith(".dump")), dumps.join(", ")).toBe(true);
+    // and kept as the run's artifact (deploy-environment.yml's "Keep the database backup")
+    const artifact = readdirSync(path.join(job.run.workDir, "artifacts")).find((a) => a.startsWith("backup-production-"));
+    expect(artifact).toBeDefined();
+    expect(readdirSync(path.join(job.run.workDir, "artifacts", artifact!), { recursive: true }).map(String).some((f) => f.endsWith(".dump"))).toBe(true);
     expect(job.steps["backup-db"]!.summary).toContain(`| public.darkpool_trades | ${CRON_ERA_TRADES} |`);
     expect(job.steps["apply-migrations"]!.outputs.applied).toBe("1");
     // runbook "Remove crontab entry": ours is gone, the other line is still there
@@ -89,7 +93,7 @@ describe("seed 000: darkpool-collector, crontab -> systemd", () => {
   it("second deploy: a code change with migration 002 (trades get a venue), backed up first", async () => {
     dp.scenario.commit("002-venue");
     const job = await dp.scenario.deploy("b000002bbbbbbb");
-    expect(job.ok, why(job.steps.deploy ?? job.steps["apply-migrations"])).toBe(true);
+    expect(job.ok, whyRun(job)).toBe(true);
     releases.r2 = job.releaseId!;
     expect(job.steps["apply-migrations"]!.summary).toContain("002_trade_venue.sql");
     expect(job.steps["apply-migrations"]!.outputs.head).toBe("002");
@@ -118,12 +122,12 @@ describe("seed 000: darkpool-collector, crontab -> systemd", () => {
     // slipway status shows it too
     const status = execFileSync("node", [path.join(ROOT, "dist/cli/index.js"), "status", dp.scenario.envPath], { cwd: dp.scenario.ws, encoding: "utf8" });
     expect(status).toContain(`live: ${releases.r2}`);
-    expect(status).toMatch(new RegExp(`success  ${job.steps.deploy!.outputs["release-id"]}  sha c000003ccccccc  by octocat  \\(BAD: abandoned by a rollback`));
+    expect(status).toMatch(new RegExp(`success  ${job.steps.deploy!.outputs["release-id"]}  sha ${dp.scenario.sha("c000003ccccccc")}  by octocat  \\(BAD: abandoned by a rollback`));
     expect(status).toContain("reason: deploy or verification failed in run");
   }, 300_000);
 
   it("a dispatch rollback (rollback.yml) to release 1 by its sha: the schema stays, the warning names migration 002", async () => {
-    const r = await dp.scenario.rollback("a000001");
+    const r = await dp.scenario.rollback(dp.scenario.sha("a000001aaaaaaa").slice(0, 7));
     expect(r.code, why(r)).toBe(0);
     expect(r.outputs["release-id"]).toBe(releases.r1);
     expect(await live()).toBe(releases.r1);

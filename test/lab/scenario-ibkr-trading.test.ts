@@ -10,7 +10,7 @@
 // shared/state (ibkr/migrations.py), applied by the new release when it starts.
 import { rmSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Scenario, errors, why } from "../harness/scenario.js";
+import { Scenario, errors, why, whyRun } from "../harness/scenario.js";
 import { lab, on } from "./helpers.js";
 
 const HOST = "droplet-2";
@@ -85,19 +85,19 @@ beforeAll(async () => {
   // the host as provisioned (the runbook's "Step 1: System Preparation", done once by hand): the
   // trader user, without the runbook's sudo group (NoNewPrivileges= makes it useless anyway)
   await root("useradd --system --create-home --home-dir /home/trader --shell /bin/bash trader");
-  sc = new Scenario(lab(), "ibkr-trading", "deploy-systemd", { "trader-1": HOST });
+  sc = new Scenario(lab(), "ibkr-trading", "production", { "trader-1": HOST });
   v100 = { main: sc.read("ibkr/main.py"), migrations: sc.read("ibkr/migrations.py") };
   expect(v100.main).toContain('VERSION = "1.0.0"');
 }, 60_000);
 afterAll(async () => {
   await cleanup();
-  if (sc) rmSync(sc.ws, { recursive: true, force: true });
+  await sc?.close();
 }, 60_000);
 
 describe("seed 002: ibkr-trading, a hardened systemd service with a panic flag", () => {
   it("first deploy: the hardened unit with limits and restart backoff, trading as trader inside its sandbox", async () => {
     const job = await sc.deploy("c0de0020001");
-    expect(job.ok, why(job.steps["verify-health"] ?? job.steps.deploy)).toBe(true);
+    expect(job.ok, whyRun(job)).toBe(true);
     releases.r1 = job.releaseId!;
     // no database: backup-db and apply-migrations have nothing to do
     expect(job.steps["backup-db"]!.code).toBe(0);
@@ -141,7 +141,7 @@ describe("seed 002: ibkr-trading, a hardened systemd service with a panic flag",
     const before = await book();
     commit("1.1.0", { migration2: true });
     const job = await sc.deploy("c0de0020002");
-    expect(job.ok, why(job.steps["verify-health"] ?? job.steps.deploy)).toBe(true);
+    expect(job.ok, whyRun(job)).toBe(true);
     releases.r2 = job.releaseId!;
     expect(await live()).toBe(releases.r2);
     await trading("1.1.0");
@@ -153,7 +153,7 @@ describe("seed 002: ibkr-trading, a hardened systemd service with a panic flag",
     // the previous release stays on disk for a rollback; the log kept both versions' lines
     expect(await root(`ls ${DIR}/releases`)).toContain(releases.r1);
     expect(await root(`grep -c 'ibkr 1.0.0 starting' ${DIR}/shared/logs/trading.log; grep -c 'ibkr 1.1.0 starting' ${DIR}/shared/logs/trading.log`)).toBe("1\n1");
-    expect((await ledger()).at(-1)).toMatchObject({ outcome: "success", release: releases.r2, previous: releases.r1, sha: "c0de0020002" });
+    expect((await ledger()).at(-1)).toMatchObject({ outcome: "success", release: releases.r2, previous: releases.r1, sha: sc.sha("c0de0020002") });
   }, 180_000);
 
   it("a broken release (cannot reach its gateway: the unit stays up, the health script fails) is rolled back automatically", async () => {
@@ -231,7 +231,7 @@ describe("seed 002: ibkr-trading, a hardened systemd service with a panic flag",
     await on(HOST, "root", `rm ${FLAG}`);
     commit("1.1.0", { migration2: true });
     const job = await sc.deploy("c0de0020002");
-    expect(job.ok, why(job.steps["verify-health"] ?? job.steps.deploy)).toBe(true);
+    expect(job.ok, whyRun(job)).toBe(true);
     releases.r4 = job.releaseId!;
     expect(await live()).toBe(releases.r4);
     await trading("1.1.0");

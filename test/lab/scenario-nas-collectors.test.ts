@@ -8,7 +8,7 @@
 // continuing, the collectors' control APIs reporting running.
 import { quote } from "../../src/commands/quote.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Scenario, why } from "../harness/scenario.js";
+import { Scenario, why, whyRun } from "../harness/scenario.js";
 import { lab, on } from "./helpers.js";
 
 const NAS = "nas-1";
@@ -107,16 +107,17 @@ rm -rf ${DEPLOY_TO} ${BACKUPS}; rmdir /var/backups/slipway 2>/dev/null; true`,
 
 beforeAll(async () => {
   await cleanup();
-  s = new Scenario(lab(), "nas-collectors", "deploy-compose", { nas: NAS }, { NAS_POSTGRES_PASSWORD: PASSWORD });
+  s = new Scenario(lab(), "nas-collectors", "nas", { nas: NAS }, { NAS_POSTGRES_PASSWORD: PASSWORD });
 }, 180_000);
 afterAll(async () => {
   await cleanup();
+  await s?.close();
 }, 180_000);
 
 describe("seed 004: nas-collectors, a compose stack on the NAS", () => {
   it("first deploy: the database service first, migrations 001/006/007 in it, collectors and lifecycle managers up, instruments tracked, quotes flowing", async () => {
     const job = await s.deploy("a004001aaaaaaa");
-    expect(job.ok, why(job.steps["verify-health"] ?? job.steps.deploy ?? job.steps["apply-migrations"] ?? job.steps["backup-db"])).toBe(true);
+    expect(job.ok, whyRun(job)).toBe(true);
     releases.r1 = job.releaseId!;
     // before the stack exists, backup-db and apply-migrations have nothing to work on (deploy.yml's order)
     expect(job.steps["backup-db"]!.stdout).toContain(`container ${DB} does not exist on nas yet`);
@@ -195,7 +196,7 @@ def update(db, currency):
     const quotesBefore = await num("SELECT COUNT(*) FROM btc_option_quotes");
 
     const job = await s.deploy("b004002bbbbbbb");
-    expect(job.ok, why(job.steps["verify-health"] ?? job.steps.deploy ?? job.steps["apply-migrations"] ?? job.steps["backup-db"])).toBe(true);
+    expect(job.ok, whyRun(job)).toBe(true);
     releases.r2 = job.releaseId!;
     // PHASE 1.1 "Backup current database" + 1.3 "Document current state": verified by a test
     // restore, with the row counts of the runbook's tables in the job summary

@@ -9,7 +9,7 @@
 // history intact, the hardening options in the rendered supervisor file, logrotate working.
 import { renameSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Scenario, why, type JobResult } from "../harness/scenario.js";
+import { Scenario, why, type JobResult, whyRun } from "../harness/scenario.js";
 import { lab, on } from "./helpers.js";
 
 const HOST = "droplet-2";
@@ -42,7 +42,7 @@ async function status(): Promise<Record<string, { state: string; pid?: string }>
   }));
 }
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const okJob = (r: JobResult) => expect(r.ok, `${why(r.steps["backup-db"])}\n${why(r.steps.deploy)}\n${why(r.steps["verify-health"])}`).toBe(true);
+const okJob = (r: JobResult) => expect(r.ok, whyRun(r)).toBe(true);
 
 /** The runbook's "after each change": all twelve RUNNING as recio, REC.IO served, JSON feeds being written. */
 async function runbookChecks(version: string) {
@@ -86,12 +86,13 @@ rm -f ${LOGROTATE} /var/log/supervisor/recio_*; sed -i '\\#/srv/recio/#d' /var/l
 rm -rf ${DIR} ${BACKUPS}; userdel recio >/dev/null 2>&1; groupdel recio >/dev/null 2>&1; true`);
 
 beforeAll(async () => {
-  s = new Scenario(lab(), "recio-trading", "deploy-supervisor", { "recio-1": HOST }, { RECIO_KALSHI_API_KEY: API_KEY });
+  s = new Scenario(lab(), "recio-trading", "staging", { "recio-1": HOST }, { RECIO_KALSHI_API_KEY: API_KEY });
   await cleanup();
   await provision();
 });
 afterAll(async () => {
   await cleanup();
+  await s?.close();
 });
 
 describe("seed 001: REC.IO trading system under supervisor", () => {
@@ -102,7 +103,7 @@ describe("seed 001: REC.IO trading system under supervisor", () => {
     const r = await s.deploy(SHA.v1);
     okJob(r);
     v1 = r.releaseId!;
-    expect(v1).toContain(SHA.v1.slice(0, 7));
+    expect(v1).toContain(s.sha(SHA.v1).slice(0, 7));
     expect(await live()).toBe(v1);
     expect(r.steps["apply-migrations"]!.stdout).toContain("nothing to do");
     await runbookChecks("1.0");
@@ -194,7 +195,7 @@ describe("seed 001: REC.IO trading system under supervisor", () => {
     await runbookChecks("2.0");
     const last = (await ledger()).at(-1)!;
     expect(last).toMatchObject({ outcome: "rollback", release: v2, bad: true });
-    expect(String(last.abandoned)).toContain(SHA.v3.slice(0, 7));
+    expect(String(last.abandoned)).toContain(s.sha(SHA.v3).slice(0, 7));
     // the data never moved: code went back, the schema (003) and every trade stayed
     expect(await legacy()).toBe(LEGACY);
     expect(await sql("SELECT max(version) FROM schema_migrations")).toBe("003");
@@ -203,7 +204,7 @@ describe("seed 001: REC.IO trading system under supervisor", () => {
 
   it("dispatch rollback to the first release by sha: v1 runs again on the newer schema, trades.db untouched", async () => {
     const trades = Number(await sql("SELECT count(*) FROM trades"));
-    const r = await s.rollback(SHA.v1.slice(0, 7));
+    const r = await s.rollback(s.sha(SHA.v1).slice(0, 7));
     expect(r.code, why(r)).toBe(0);
     expect(r.outputs["release-id"]).toBe(v1);
     expect(await live()).toBe(v1);
