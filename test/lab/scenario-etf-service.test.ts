@@ -174,7 +174,7 @@ describe("etf-service (seed 003)", () => {
     expect(r.steps["backup-db"]!.code).toBe(0); // backups are never limited by the window
     expect(r.steps["apply-migrations"]!.code).toBe(1);
     expect(errors(r.steps["apply-migrations"]!)).toContain(`refusing to apply 1 pending migration(s) to goldfinch: it is`);
-    expect(errors(r.steps["apply-migrations"]!)).toContain(`outside the maintenance window ${CLOSED} of environments/examples/etf-service.yml (policy.maintenance-window)`);
+    expect(errors(r.steps["apply-migrations"]!)).toContain(`outside the maintenance window ${CLOSED} of ${closed.envPath} (policy.maintenance-window)`);
     expect(r.steps.deploy).toBeUndefined();
     expect(r.steps.rollback).toBeUndefined();
 

@@ -299,7 +299,7 @@ def update(db, currency):
     // and release 1 collects again into the restored tables
     await grows("btc_option_quotes");
     await grows("eth_option_quotes");
-    expect((await ledger()).at(-1)).toMatchObject({ outcome: "rollback", release: releases.r1, reason: "workflow_dispatch" });
+    expect((await ledger()).at(-1)).toMatchObject({ outcome: "rollback", release: releases.r1, reason: `rollback to ${releases.r1} requested by octocat` });
     // the backups directory: the one restored and the safety backup beside it
     expect((await root(`ls ${BACKUPS} | grep -c '\\.dump$'`)).stdout).toBe("3");
   });

