@@ -56,10 +56,6 @@ export class Scenario {
   /** the app repository's working tree */
   readonly ws: string;
   readonly envPath: string;
-  /** the answer each environment's approval gets (default: approve) */
-  readonly approvals: Record<string, Approval> = {};
-  /** workflow files to use instead of this repository's (a mutation test's broken copy) */
-  readonly workflowOverrides: Record<string, string> = {};
   github?: FakeGitHub;
   private runId = 100;
   private readonly labels = new Map<string, string>();
@@ -149,10 +145,10 @@ export class Scenario {
     return sha;
   }
 
-  /** Commits the working tree (the push to main); returns the sha. */
-  private push(label: string): string {
+  /** Commits the working tree (the push to main), with workflow files replaced as given; returns the sha. */
+  private push(label: string, workflows: Record<string, string> = {}): string {
     this.copyWorkflows();
-    for (const [file, text] of Object.entries(this.workflowOverrides)) writeFileSync(path.join(this.ws, ".github", "workflows", file), text);
+    for (const [file, text] of Object.entries(workflows)) writeFileSync(path.join(this.ws, ".github", "workflows", file), text);
     git(this.ws, "add", "-A");
     git(this.ws, "commit", "-q", "--allow-empty", "-m", label);
     const sha = git(this.ws, "rev-parse", "HEAD");
@@ -160,7 +156,7 @@ export class Scenario {
     return sha;
   }
 
-  private async run(workflow: string, o: { event: string; sha: string; inputs?: Record<string, string>; log?: (line: string) => void }): Promise<RunResult> {
+  private async run(workflow: string, o: { event: string; sha: string; inputs?: Record<string, string>; approvals?: Record<string, Approval>; log?: (line: string) => void }): Promise<RunResult> {
     this.github ??= await FakeGitHub.start();
     const run = await runWorkflow({
       repo: this.ws,
@@ -173,7 +169,7 @@ export class Scenario {
       actor: "octocat",
       repository: `acme/${this.name}`,
       secrets: this.secrets,
-      approve: (env) => this.approvals[env.name] ?? "approve",
+      approve: (env) => o.approvals?.[env.name] ?? "approve",
       node: ensureNode24(),
       env: { GITHUB_API_URL: this.github.url },
       log: o.log,
@@ -186,11 +182,12 @@ export class Scenario {
 
   /**
    * A push to main of the working tree as commit `label`: deploy.yml runs (plan, then this
-   * environment's deploy-environment.yml job behind its approval).
+   * environment's deploy-environment.yml job behind its approval: approved unless `approvals` says
+   * otherwise). `workflows` replaces workflow files in that commit (a mutation test's broken copy).
    */
-  async deploy(label: string, o: { log?: (line: string) => void } = {}): Promise<JobResult> {
-    const sha = this.push(label);
-    const run = await this.run("deploy.yml", { event: "push", sha, log: o.log });
+  async deploy(label: string, o: { approvals?: Record<string, Approval>; workflows?: Record<string, string>; log?: (line: string) => void } = {}): Promise<JobResult> {
+    const sha = this.push(label, o.workflows);
+    const run = await this.run("deploy.yml", { event: "push", sha, approvals: o.approvals, log: o.log });
     const job = allJobs(run.jobs).find((j) => j.id === `${this.envName} / deploy`);
     const steps: JobResult["steps"] = {};
     for (const s of job?.steps ?? []) if (STEP_NAMES[s.id] && s.outcome !== "skipped") steps[STEP_NAMES[s.id]!] = asActionRun(s);

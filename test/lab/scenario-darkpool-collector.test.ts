@@ -11,7 +11,7 @@ import { waitFor } from "../../src/lab/run.js";
 import { rootOn } from "../../src/lab/ssh.js";
 import { COLLECTOR, CRON_ERA_TRADES, DEPLOY_TO, LOG_DIR, OTHER_CRON_LINE, UNIT, darkpoolUp, type Darkpool } from "../harness/darkpool.js";
 import { ROOT } from "../harness/runner.js";
-import { allJobs, why, whyRun, type JobResult } from "../harness/scenario.js";
+import { allJobs, why, whyRun } from "../harness/scenario.js";
 import { lab } from "./helpers.js";
 
 let dp: Darkpool;
@@ -37,47 +37,34 @@ describe("seed 000: darkpool-collector, crontab -> systemd", () => {
   // issue #14's mutation check: deploy-environment.yml broken in two ways a reviewer could miss; each
   // push fails at the step concerned, names it, and the hosts are as before (the cron era goes on)
   const reusable = readFileSync(path.join(ROOT, ".github/workflows/deploy-environment.yml"), "utf8");
-  const failedSteps = (job: JobResult) => (job.job?.steps ?? []).filter((st) => st.outcome === "failure");
-  async function untouched() {
+
+  it.each([
+    {
+      what: "a misspelt step output (steps.backup.outputs.backupid) fails apply-migrations",
+      broken: reusable.replace(/(- id: migrate\n[\s\S]*?)steps\.backup\.outputs\.backup-id/, "$1steps.backup.outputs.backupid"),
+      step: "Run ./actions/apply-migrations",
+      error: /refusing to migrate darkpool: no backup-id given/,
+    },
+    {
+      what: "a secret not handed to backup-db fails that step, naming the secret and how to map it",
+      broken: reusable.replace(/(uses: \.\/actions\/backup-db\n(?: {8}.*\n)*?) {8}env:\n {10}SLIPWAY_SECRETS: .*\n/, "$1"),
+      step: "Run ./actions/backup-db",
+      error: /secret DARKPOOL_DATABASE_URL \(needed for .*\) is not set: map it in the workflow step/,
+    },
+  ])("mutation: $what; nothing changes on the hosts", async ({ broken, step, error }) => {
+    expect(broken).not.toBe(reusable);
+    const job = await dp.scenario.deploy(`mutation of ${step}`, { workflows: { "deploy-environment.yml": broken } });
+    expect(job.ok).toBe(false);
+    const failed = (job.job?.steps ?? []).filter((st) => st.outcome === "failure");
+    expect(failed.map((st) => st.name)).toEqual([step, "The deploy failed"]);
+    expect(failed[0]!.errors.join("\n")).toMatch(error);
+    expect(failed[1]!.errors[0]).toBe("no rollback was needed: no host was left on the new release");
+    expect(job.job!.steps.find((st) => st.id === "systemd")!.outcome).toBe("skipped");
+    // the cron era goes on: no release, no unit, every trade
     expect(await on("crontab -l -u deployer")).toContain("darkpool_collector");
     expect(await on(`test -e ${DEPLOY_TO}/current && echo live || echo none`)).toBe("none");
     expect(await on(`systemctl cat ${UNIT} >/dev/null 2>&1 && echo unit || echo none`)).toBe("none");
     expect(await count("ts < now() - interval '1 hour'")).toBe(CRON_ERA_TRADES);
-  }
-
-  it("mutation: a misspelt step output (steps.backup.outputs.backupid) fails apply-migrations, named, before anything changes", async () => {
-    const broken = reusable.replace(/(- id: migrate\n[\s\S]*?)steps\.backup\.outputs\.backup-id/, "$1steps.backup.outputs.backupid");
-    expect(broken).not.toBe(reusable);
-    dp.scenario.workflowOverrides["deploy-environment.yml"] = broken;
-    try {
-      const job = await dp.scenario.deploy("m000001mutation1");
-      expect(job.ok).toBe(false);
-      expect(failedSteps(job).map((st) => st.name)).toEqual(["Run ./actions/apply-migrations", "The deploy failed"]);
-      const [migrate, failed] = failedSteps(job);
-      expect(failed!.errors[0]).toBe("no rollback was needed: no host was left on the new release");
-      expect(migrate!.errors.join("\n")).toContain("refusing to migrate darkpool: no backup-id given");
-      expect(job.job!.steps.find((st) => st.id === "systemd")!.outcome).toBe("skipped");
-      await untouched();
-    } finally {
-      delete dp.scenario.workflowOverrides["deploy-environment.yml"];
-    }
-  }, 120_000);
-
-  it("mutation: a secret not handed to backup-db fails that step, naming the secret and how to map it", async () => {
-    const broken = reusable.replace("uses: ./actions/backup-db\n        with:\n          environment: ${{ inputs.environment }}\n        env:\n          SLIPWAY_SECRETS: ${{ toJSON(secrets) }}\n", "uses: ./actions/backup-db\n        with:\n          environment: ${{ inputs.environment }}\n");
-    expect(broken).not.toBe(reusable);
-    dp.scenario.workflowOverrides["deploy-environment.yml"] = broken;
-    try {
-      const job = await dp.scenario.deploy("m000002mutation2");
-      expect(job.ok).toBe(false);
-      expect(failedSteps(job).map((st) => st.name)).toEqual(["Run ./actions/backup-db", "The deploy failed"]);
-      const [backup] = failedSteps(job);
-      expect(backup!.errors.join("\n")).toMatch(/secret DARKPOOL_DATABASE_URL \(needed for .*\) is not set: map it in the workflow step/);
-      expect(job.job!.steps.find((st) => st.id === "migrate")!.outcome).toBe("skipped");
-      await untouched();
-    } finally {
-      delete dp.scenario.workflowOverrides["deploy-environment.yml"];
-    }
   }, 120_000);
 
   it("first deploy: backup, migration 001, unit installed and enabled, cron entry handed over, trades flowing over TLS", async () => {
@@ -138,17 +125,12 @@ describe("seed 000: darkpool-collector, crontab -> systemd", () => {
 
   it("a push whose production approval is rejected: no step runs, the host keeps its release, ledger and process", async () => {
     const before = { live: await live(), ledger: await on(`wc -l < ${DEPLOY_TO}/_slipway/ledger.jsonl`), pid: await show("MainPID") };
-    dp.scenario.approvals.production = "reject";
-    try {
-      const job = await dp.scenario.deploy("r000001rejected");
-      expect(job.ok).toBe(false);
-      expect(job.job?.approval).toBe("reject");
-      expect(job.job?.steps.filter((st) => st.outcome !== "skipped")).toEqual([]);
-      expect(Object.keys(job.steps)).toEqual([]);
-      expect(allJobs(job.run.jobs).find((j) => j.id === "plan")!.result).toBe("success");
-    } finally {
-      delete dp.scenario.approvals.production;
-    }
+    const job = await dp.scenario.deploy("r000001rejected", { approvals: { production: "reject" } });
+    expect(job.ok).toBe(false);
+    expect(job.job?.approval).toBe("reject");
+    expect(job.job?.steps.filter((st) => st.outcome !== "skipped")).toEqual([]);
+    expect(Object.keys(job.steps)).toEqual([]);
+    expect(allJobs(job.run.jobs).find((j) => j.id === "plan")!.result).toBe("success");
     expect({ live: await live(), ledger: await on(`wc -l < ${DEPLOY_TO}/_slipway/ledger.jsonl`), pid: await show("MainPID") }).toEqual(before);
     expect(dp.scenario.github!.deploymentsFor("production").map((d) => d.sha)).not.toContain(dp.scenario.sha("r000001rejected"));
   }, 120_000);
