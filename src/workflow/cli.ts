@@ -14,10 +14,15 @@ const collect = (v: string, acc: string[]) => [...acc, v];
 /** A secrets or vars file: YAML or JSON mapping of NAME: value (keep secrets files 0600). */
 function readValues(file: string | undefined, what: string): Record<string, string> {
   if (!file) return {};
-  const data = parse(readFileSync(file, "utf8")) as unknown;
+  // the failsafe schema keeps every value as written, as GitHub stores it: `PIN: 0042` is "0042" (not
+  // the number 42), `KEY:` is "" (not "null", which would then be masked everywhere)
+  const data = parse(readFileSync(file, "utf8"), { schema: "failsafe" }) as unknown;
   if (!data || typeof data !== "object" || Array.isArray(data)) throw new Error(`${file}: the ${what} file is a mapping of NAME: value`);
-  return Object.fromEntries(Object.entries(data).map(([k, v]) => [k, String(v)]));
+  for (const [k, v] of Object.entries(data)) if (typeof v !== "string") throw new Error(`${file}: ${k} is not a plain value (the ${what} file is a mapping of NAME: value)`);
+  return data as Record<string, string>;
 }
+
+const flat = (jobs: JobResult[]): JobResult[] => jobs.flatMap((j) => [j, ...flat(j.jobs ?? [])]);
 
 const ICON: Record<string, string> = { success: "✓", failure: "✗", skipped: "-", cancelled: "⊘" };
 
@@ -48,6 +53,9 @@ const program = new Command("workflow")
   .option("--node <bin>", "node binary for node actions and setup-node", process.execPath)
   .option("--work-dir <dir>", "where workspaces, summaries and artifacts go (default: a new temp dir)")
   .action(async (workflow: string, o: Record<string, any>) => {
+    if ((o.input as string[]).length && o.event !== "workflow_dispatch") throw new Error(`--input is for --event workflow_dispatch only (a ${o.event} event has no inputs)`);
+    const both = (o.approve as string[]).filter((e) => (o.reject as string[]).includes(e));
+    if (both.length) throw new Error(`--approve and --reject both name ${both.join(", ")}`);
     const inputs = Object.fromEntries((o.input as string[]).map((kv) => {
       const i = kv.indexOf("=");
       if (i < 1) throw new Error(`--input ${kv}: expected name=value`);
@@ -71,6 +79,8 @@ const program = new Command("workflow")
     console.log(`\n${workflow} (${o.event}): ${result.conclusion}\n${table(result.jobs)}`);
     const files = summaries(result.jobs);
     if (files.length) console.log(`\njob summaries:\n${files.map((f) => `  ${f}`).join("\n")}`);
+    const pending = [...new Set(flat(result.jobs).filter((j) => j.approval === "pending").map((j) => j.environment!.name))];
+    if (pending.length) console.log(`\nnever approved: ${pending.join(", ")} (the command approves an environment only when --approve names it)`);
     process.exitCode = result.conclusion === "failure" || result.conclusion === "cancelled" ? 1 : 0;
   });
 

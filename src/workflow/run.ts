@@ -595,6 +595,8 @@ async function executeStep(run: Run, scope: Scope, s: StepRun): Promise<Outcome>
   } catch (e) {
     return error(`${where(scope.wf.file, s.step.env)}: ${(e as Error).message}`);
   }
+  // docs: Contexts › env — a step's own env: is in the env context of its run:, with:, shell: and working-directory:
+  s.ctx = { ...s.ctx, env: stepEnv };
   const dir = path.join(s.temp, `step-${s.step.id.replace(/[^A-Za-z0-9_-]/g, "_")}-${Date.now()}`);
   mkdirSync(dir, { recursive: true });
   const files = { GITHUB_OUTPUT: path.join(dir, "output"), GITHUB_ENV: path.join(dir, "env"), GITHUB_PATH: path.join(dir, "path"), GITHUB_STATE: path.join(dir, "state"), GITHUB_STEP_SUMMARY: path.join(dir, "summary") };

@@ -1,5 +1,6 @@
 // Boots the lab once per `vitest run --project lab` (2 droplets + 1 NAS), or reuses one that is
-// already up (lab.json, processes alive, ssh answering); tears it down at the end only if it booted it.
+// already up (lab.json, processes alive, ssh answering); tears it down at the end only if it booted
+// it, and not when SLIPWAY_LAB_KEEP=1 (.ci/run keeps it for the demo that follows the tests).
 import { down, status, up } from "../../src/lab/lab.js";
 
 export default async function setup(): Promise<() => Promise<void>> {
@@ -12,6 +13,7 @@ export default async function setup(): Promise<() => Promise<void>> {
   const s = await up({ droplets: 2, nas: 1, log: (m) => console.log(`lab: ${m}`) });
   console.log(`lab: up in ${s.timings.upMs} ms`);
   return async () => {
+    if (process.env.SLIPWAY_LAB_KEEP === "1") return void console.log("lab: kept up (SLIPWAY_LAB_KEEP=1): npm run lab -- down removes it");
     const ms = await down();
     console.log(`lab: down in ${ms} ms`);
   };
