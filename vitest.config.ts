@@ -1,7 +1,8 @@
 import { defineConfig } from "vitest/config";
 
 // Three projects: pure unit tests; integration tests against a real sshd + PostgreSQL that the
-// harness starts on 127.0.0.1; lab tests against systemd-nspawn hosts booted once per run.
+// harness starts on 127.0.0.1; lab tests against systemd-nspawn hosts booted once per run, three
+// files at a time on different hosts.
 export default defineConfig({
   test: {
     reporters: ["default"],
@@ -27,7 +28,9 @@ export default defineConfig({
           globalSetup: ["test/lab/global-setup.ts"],
           testTimeout: 300_000,
           hookTimeout: 900_000,
-          fileParallelism: false,
+          // files that change different lab hosts run at the same time; each holds its hosts
+          // (test/lab/host-locks.ts), and the ones that measure timings hold the whole lab
+          maxWorkers: 3,
         },
       },
     ],

@@ -8,6 +8,9 @@ import { down, status, up } from "../../src/lab/lab.js";
 import { labDir } from "../../src/lab/paths.js";
 import { pidAlive, run } from "../../src/lab/run.js";
 import { ssh } from "../../src/lab/ssh.js";
+import { holdHosts } from "./host-locks.js";
+
+holdHosts("*");
 
 /** What a lab could leave behind: mounts, links, namespaces, iptables, cgroups, sysctl, processes. */
 async function snapshot() {

@@ -2,6 +2,9 @@
 // `sudo /usr/local/bin/docker-compose`, on the offline base image.
 import { afterAll, describe, expect, it } from "vitest";
 import { on } from "./helpers.js";
+import { holdHosts } from "./host-locks.js";
+
+holdHosts("nas-1");
 
 const DIR = "/srv/lab-compose-test";
 const COMPOSE = `version: "3.8"

@@ -10,6 +10,9 @@ import { stopDatabase } from "../../src/lab/faults.js";
 import { host } from "../../src/lab/state.js";
 import { runAction } from "../harness/runner.js";
 import { lab, on } from "./helpers.js";
+import { holdHosts } from "./host-locks.js";
+
+holdHosts("droplet-1", "nas-1");
 
 let ws: string;
 beforeAll(() => {

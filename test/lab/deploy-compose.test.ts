@@ -13,6 +13,9 @@ import { composeV2Plugin } from "../../src/lab/compose-v2.js";
 import { sshArgv } from "../../src/lab/ssh.js";
 import { host } from "../../src/lab/state.js";
 import { lab, on } from "./helpers.js";
+import { holdHosts } from "./host-locks.js";
+
+holdHosts("nas-1");
 
 let ws: string;
 // what compose must pass through untouched: $, a comment sign, backticks, spaces (18 characters)

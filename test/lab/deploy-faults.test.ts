@@ -12,6 +12,9 @@ import { cutNetwork, reboot, restoreNetwork } from "../../src/lab/faults.js";
 import { host } from "../../src/lab/state.js";
 import { runAction, runActionAsync, type ActionRun } from "../harness/runner.js";
 import { lab, on, probe } from "./helpers.js";
+import { holdHosts } from "./host-locks.js";
+
+holdHosts("*");
 
 let ws: string;
 const PORT = 8083;

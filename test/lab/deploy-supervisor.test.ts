@@ -8,6 +8,9 @@ import { parse, stringify } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runAction } from "../harness/runner.js";
 import { lab, on } from "./helpers.js";
+import { holdHosts } from "./host-locks.js";
+
+holdHosts("droplet-2");
 
 let ws: string;
 const worker = (version: string, extra = "") => `import http.server, os, sys, time

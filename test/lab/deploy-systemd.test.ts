@@ -9,6 +9,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawnSync } from "node:child_process";
 import { ROOT, runAction, runActionAsync } from "../harness/runner.js";
 import { lab, on } from "./helpers.js";
+import { holdHosts } from "./host-locks.js";
+
+holdHosts("droplet-1", "droplet-2");
 
 let ws: string;
 const PORT = 8081;

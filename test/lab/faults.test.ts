@@ -5,6 +5,9 @@ import { host } from "../../src/lab/state.js";
 import { lab, on } from "./helpers.js";
 import { readdirSync } from "node:fs";
 import path from "node:path";
+import { holdHosts } from "./host-locks.js";
+
+holdHosts("*");
 
 const reachable = async (name: string) => (await on(name, "root", "true", { timeoutMs: 8_000 })).code === 0;
 

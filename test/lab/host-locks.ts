@@ -1,8 +1,8 @@
 // The lab's test files run several at a time (vitest.config.ts); each holds the lab hosts it
 // changes for as long as it runs, so that two files never work on one host at once. A lock is a
-// directory (mkdir is atomic) with its holder's pid; all of a file's hosts are taken in name order,
-// so two files waiting for each other's hosts cannot happen, and a holder that died (kill -9 of a
-// worker) is recognised by its pid and its lock taken over. "*" holds the whole lab: for the files
+// directory (mkdir is atomic) with its holder's pid; a file takes all of its hosts at once or none
+// (so no two files can wait for each other, and no file sits on a host while waiting for another),
+// and a holder that died (kill -9 of a worker) is recognised by its pid and its lock taken over. "*" holds the whole lab: for the files
 // that boot labs of their own or measure timings that other files' load would disturb.
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -43,25 +43,27 @@ function tryTake(host: string): boolean {
   return true;
 }
 
-/** Waits until this process holds every one of `hosts`; returns the release. */
+/** Waits until this process holds every one of `hosts` at once; returns the release. */
 export async function takeHosts(hosts: readonly string[], log = (m: string) => console.log(m)): Promise<() => void> {
   mkdirSync(DIR, { recursive: true });
   const wanted = [...new Set(hosts)].sort();
-  const held: string[] = [];
+  const release = (held: string[]) => held.forEach((h) => rmSync(path.join(DIR, h), { recursive: true, force: true }));
   const t0 = Date.now();
-  for (const h of wanted) {
-    let said = false;
-    while (!tryTake(h)) {
-      if (!said) log(`waiting for lab host ${h} (another test file holds it)`);
-      said = true;
-      await new Promise((r) => setTimeout(r, 250));
+  for (let said = false; ; said = true) {
+    // all or nothing: a file never sits on one host while it waits for another
+    const held: string[] = [];
+    for (const h of wanted) {
+      if (!tryTake(h)) break;
+      held.push(h);
     }
-    held.push(h);
+    if (held.length === wanted.length) {
+      if (said) log(`lab hosts ${wanted.join(", ")} held after ${Math.round((Date.now() - t0) / 1000)} s`);
+      return () => release(held);
+    }
+    release(held);
+    if (!said) log(`waiting for lab hosts ${wanted.join(", ")} (other test files hold some of them)`);
+    await new Promise((r) => setTimeout(r, 250));
   }
-  if (Date.now() - t0 > 1000) log(`lab hosts ${wanted.join(", ")} held after ${Math.round((Date.now() - t0) / 1000)} s`);
-  return () => {
-    for (const h of held.reverse()) rmSync(path.join(DIR, h), { recursive: true, force: true });
-  };
 }
 
 /** For a lab test file: hold these hosts ("*": all of them) from before its first hook to after its last. Call it first. */

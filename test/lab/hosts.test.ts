@@ -7,6 +7,9 @@ import { loadEnvironment } from "../../src/config/load.js";
 import { fingerprint } from "../../src/lab/host.js";
 import { ssh } from "../../src/lab/ssh.js";
 import { lab, on } from "./helpers.js";
+import { holdHosts } from "./host-locks.js";
+
+holdHosts("*");
 
 describe("lab hosts", () => {
   it("has 2 droplets and a NAS on their own veth addresses", () => {

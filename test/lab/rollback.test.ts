@@ -10,6 +10,9 @@ import { parse, stringify } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runAction, runActionAsync } from "../harness/runner.js";
 import { lab, on, probe } from "./helpers.js";
+import { holdHosts } from "./host-locks.js";
+
+holdHosts("*");
 
 let ws: string;
 const PORT = 8082;

@@ -13,6 +13,9 @@ import { COLLECTOR, CRON_ERA_TRADES, DEPLOY_TO, LOG_DIR, OTHER_CRON_LINE, UNIT, 
 import { ROOT } from "../harness/runner.js";
 import { allJobs, why, whyRun } from "../harness/scenario.js";
 import { lab } from "./helpers.js";
+import { holdHosts } from "./host-locks.js";
+
+holdHosts("droplet-1", "droplet-2");
 
 let dp: Darkpool;
 const releases: Record<string, string> = {};

@@ -11,6 +11,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { host } from "../../src/lab/state.js";
 import { errors, Scenario, why, whyRun } from "../harness/scenario.js";
 import { lab, on } from "./helpers.js";
+import { holdHosts } from "./host-locks.js";
+
+holdHosts("droplet-1");
 
 const HOST = "droplet-1";
 const BROKER_PASSWORD = "etf-broker-7Qx2"; // the rabbitmq user's password: a secret of the environment

@@ -12,6 +12,9 @@ import { rmSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Scenario, errors, why, whyRun } from "../harness/scenario.js";
 import { lab, on } from "./helpers.js";
+import { holdHosts } from "./host-locks.js";
+
+holdHosts("droplet-2");
 
 const HOST = "droplet-2";
 const DIR = "/srv/ibkr";

@@ -10,6 +10,9 @@ import { quote } from "../../src/commands/quote.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Scenario, why, whyRun } from "../harness/scenario.js";
 import { lab, on } from "./helpers.js";
+import { holdHosts } from "./host-locks.js";
+
+holdHosts("nas-1");
 
 const NAS = "nas-1";
 const DEPLOY_TO = "/srv/nas-collectors";

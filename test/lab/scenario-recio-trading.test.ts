@@ -11,6 +11,9 @@ import { renameSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Scenario, why, type JobResult, whyRun } from "../harness/scenario.js";
 import { lab, on } from "./helpers.js";
+import { holdHosts } from "./host-locks.js";
+
+holdHosts("droplet-2");
 
 const HOST = "droplet-2";
 const DIR = "/srv/recio";

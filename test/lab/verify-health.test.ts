@@ -10,6 +10,9 @@ import { parse, stringify } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runAction } from "../harness/runner.js";
 import { lab, on } from "./helpers.js";
+import { holdHosts } from "./host-locks.js";
+
+holdHosts("*");
 
 const STEADY = "slipway-health-ok.service";
 const FLAP = "slipway-health-flap.service";
