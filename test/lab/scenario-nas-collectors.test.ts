@@ -169,6 +169,16 @@ describe("seed 004: nas-collectors, a compose stack on the NAS", () => {
     await grows("btc_option_quotes");
   });
 
+  it("a push whose NAS approval is rejected: no step runs; the stack, its containers, its database and the ledger stay as they were", async () => {
+    const before = { live: await live(), ledger: (await ledger()).length, running: await running(), history: await history() };
+    const job = await s.deploy("r004rejected", { approvals: { nas: "reject" } });
+    expect(job.ok).toBe(false);
+    expect(job.job?.approval).toBe("reject");
+    expect(job.job?.steps.filter((st) => st.outcome !== "skipped")).toEqual([]);
+    expect({ live: await live(), ledger: (await ledger()).length, running: await running(), history: await history() }).toEqual(before);
+    expect(s.github!.deploymentsFor("nas").map((d) => d.sha)).not.toContain(s.sha("r004rejected"));
+  }, 60_000);
+
   it("second deploy: a verified backup, migration 008 applied before the new images, coverage tracking (1.1.0), a listing change; data kept", async () => {
     // the code change: coverage tracking into the column migration 008 adds; the exchange lists
     // two new options and one BTC option expired
