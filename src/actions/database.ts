@@ -193,6 +193,7 @@ async function requireVerifiedBackup(ctx: ActionContext, name: string, def: Data
   for (const id of ids) {
     const meta = await findBackup(remote, def.backup?.dir ?? defaultBackupDir(name), inWorkspace(ctx.input("runner-dir") || "backups"), id);
     if (!meta) continue;
+    if (meta.database !== name) throw new Error(`refusing to migrate ${name}: backup ${id} is a backup of ${meta.database}; ${hint}`);
     if (!meta.verified) throw new Error(`refusing to migrate ${name}: backup ${id} is not verified; ${hint}`);
     const run = process.env.GITHUB_RUN_ID;
     if (run && meta.runId !== run) throw new Error(`refusing to migrate ${name}: backup ${id} was made in run ${meta.runId ?? "outside Actions"}, not this run (${run}); ${hint}`);

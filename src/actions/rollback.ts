@@ -108,6 +108,7 @@ export async function rollbackBody(ctx: ActionContext): Promise<void> {
     const remote = def.on ? await ctx.pool.get(def.on.host) : undefined;
     const meta = await findBackup(remote, def.backup?.dir ?? defaultBackupDir(dbName), inWorkspace(ctx.input("runner-dir") || "backups"), backupId);
     if (!meta) throw new Error(`backup ${backupId} not found on ${def.on?.host ?? "the runner"} (${def.backup?.dir ?? defaultBackupDir(dbName)})`);
+    if (meta.database !== dbName || meta.engine !== "postgres") throw new Error(`backup ${backupId} is a ${meta.engine} backup of ${meta.database}, not of postgres database ${dbName}`);
     const client = await pgClient(env, dbName, ctx.pool, ctx.secrets);
     try {
       const safety = await backupPostgres(client, { database: dbName, def, to: def.backup?.to ?? "host", runnerDir: inWorkspace(ctx.input("runner-dir") || "backups"), verify: "list", runIdentity: run, log: ctx.log });

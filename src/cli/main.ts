@@ -4,6 +4,12 @@ import "../remote/esm-shim.js"; // first: ssh2 needs __dirname while loading
 import { Command, InvalidArgumentError } from "commander";
 import { ConfigError, formatProblem, loadEnvironment } from "../config/load.js";
 import { backupBody, migrateBody } from "../actions/database.js";
+import { verifyHealthBody } from "../actions/health.js";
+import { rollbackBody } from "../actions/rollback.js";
+import { existsSync, readdirSync } from "node:fs";
+import path from "node:path";
+// bundled into dist/cli at build time: the version of the package the bundle was built from
+import packageJson from "../../package.json" with { type: "json" };
 import { deployComposeBody, deploySupervisorBody, deploySystemdBody } from "../actions/deploy.js";
 import { forceReleaseLock, releaseStatus } from "../operations/deploy.js";
 import { RemotePool } from "../remote/pool.js";
@@ -18,13 +24,16 @@ import { registerGithub } from "./github.js";
 
 const program = new Command("slipway")
   .description("GitOps deploys over SSH: back up, migrate, deploy, verify and roll back from environment files.")
+  .version(packageJson.version, "-V, --version", "print slipway's version")
   .showHelpAfterError();
 
 program
   .command("validate")
-  .description("check environment files; print every problem as file:line:col")
-  .argument("<env...>", "environment names (environments/<name>.yml) or paths")
-  .action((envs: string[]) => {
+  .description("check environment files; print every problem as file:line:col (no argument: every environments/*.yml)")
+  .argument("[env...]", "environment names (environments/<name>.yml) or paths")
+  .action((given: string[]) => {
+    const envs = given.length ? given : existsSync("environments") ? readdirSync("environments").filter((f) => /\.ya?ml$/.test(f)).sort().map((f) => path.join("environments", f)) : [];
+    if (envs.length === 0) throw new Error(`no environment file in ${path.resolve("environments")}: name one (slipway validate path/to/env.yml) or create environments/<name>.yml`);
     let failed = 0;
     for (const ref of envs) {
       try {
@@ -115,6 +124,17 @@ const releaseOptions: [string, string, string?][] = [
 operation("deploy", "deploy-systemd", deploySystemdBody, "deploy systemd services (see deploy-systemd)", releaseOptions);
 operation("deploy-supervisor", "deploy-supervisor", deploySupervisorBody, "deploy supervisor programs (see deploy-supervisor)", releaseOptions);
 operation("deploy-compose", "deploy-compose", deployComposeBody, "deploy docker compose stacks (see deploy-compose)", [...releaseOptions, ["--migrate <bool>", "apply migrations of the stack's database service", "true"]]);
+operation("verify", "verify-health", verifyHealthBody, "run the environment's health checks (see verify-health); exit 1 when one fails", [["--checks <names>", "only the checks with these names (comma separated)"]]);
+operation("rollback", "rollback", rollbackBody, "return services to the previous good release in the ledger, or to --to (see rollback)", [
+  ["--service <name>", "only this service"],
+  ["--to <release>", "release id or git sha to return to (default: the previous good release)"],
+  ["--restore-db <bool>", "also restore the database from a backup", "false"],
+  ["--backup-id <id>", "with --restore-db: the backup to restore (default: the one the target release left)"],
+  ["--reason <text>", "why, recorded in the ledger"],
+  ["--verify <bool>", "run the health checks on the hosts rolled back", "true"],
+  ["--lock-wait <duration>", "wait this long for a deploy's lock"],
+  ["--runner-dir <dir>", "where runner-side backups are", "backups"],
+]);
 
 /** Every (service, host, deploy-to) of the release-based services, optionally narrowed. */
 function releaseTargets(ref: string, opts: { service?: string; host?: string }) {

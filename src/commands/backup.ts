@@ -1,7 +1,7 @@
 // Scripts for verified database backups. They run where the database client runs (on the host
 // over ssh, or on the runner) under bash -euo pipefail, and write nothing under the final name
 // until the dump is complete and readable.
-import { pgDumpCommand, pgRestoreCommand, pgToolVersionCommand, psqlCommand, type ClientOptions, type PgLocation } from "./postgres.js";
+import { pgDumpCommand, pgRestoreCommand, pgToolVersionCommand, psqlCommand, sqlIdent, type ClientOptions, type PgLocation } from "./postgres.js";
 import { sh, Shell, type ShellValue } from "./quote.js";
 
 /** Lines the scripts print (to stderr when stdout carries the dump) for the runner to parse. */
@@ -80,9 +80,9 @@ export function pgRestoreVerifyScript(s: { loc: PgLocation; env: Shell; client: 
   const scratch = psqlCommand(s.loc, { ...s.client, dbname: s.scratch });
   const restore = pgRestoreCommand(s.loc, sh`--no-owner --no-acl --exit-on-error -d ${s.scratch} ${connArgs(s.loc)}`, s.client);
   return sh`${s.env}
-drop_scratch() { echo ${`DROP DATABASE IF EXISTS "${s.scratch}";`} | ${admin} >/dev/null 2>&1 || true; }
+drop_scratch() { echo ${`DROP DATABASE IF EXISTS ${sqlIdent(s.scratch)};`} | ${admin} >/dev/null 2>&1 || true; }
 trap drop_scratch EXIT
-echo ${`CREATE DATABASE "${s.scratch}";`} | ${admin}
+echo ${`CREATE DATABASE ${sqlIdent(s.scratch)};`} | ${admin}
 ${restore} ${s.file ? sh`< ${s.file}` : new Shell("")}
 echo ${COUNT_ALL_SQL} | ${scratch}`;
 }
@@ -98,10 +98,10 @@ export function connArgs(loc: PgLocation): Shell {
 export function sqliteBackupScript(s: { sqlite3: string; db: string; dir: string; id: string; sudo: boolean; tables: string[] }): Shell {
   const counts = s.tables.map((t) => sh`echo ${COUNT_MARK} ${t} "$(${s.sqlite3} "$tmp" ${`SELECT count(*) FROM "${t.replace(/"/g, '""')}";`})"`);
   return sh`${s.sudo ? sh`sudo -n install -d -m 0750 -o "$(id -un)" ${s.dir}` : sh`mkdir -p ${s.dir}`}
-test -f ${s.db} || { echo "SQLite database ${s.db} does not exist" >&2; exit 1; }
+test -f ${s.db} || { echo 'SQLite database' ${s.db} 'does not exist' >&2; exit 1; }
 tmp=${s.dir}/.${s.id}.partial
 trap 'rm -f "$tmp"' EXIT
-(umask 077; ${s.sqlite3} ${s.db} ${".timeout 30000"} ${`.backup '${s.dir}/.${s.id}.partial'`})
+(umask 077; ${s.sqlite3} ${s.db} ${".timeout 30000"} ${`.backup ${sqliteDotArg(`${s.dir}/.${s.id}.partial`)}`})
 check=$(${s.sqlite3} "$tmp" 'PRAGMA integrity_check;')
 [ "$check" = ok ] || { echo "integrity_check of the backup failed: $check" >&2; exit 1; }
 ${counts.length ? counts.reduce((a, b) => sh`${a}\n${b}`) : new Shell(":")}
@@ -109,6 +109,28 @@ echo ${INFO_MARK} sha256 "$(sha256sum "$tmp" | cut -d' ' -f1)"
 echo ${INFO_MARK} size "$(stat -c %s "$tmp")"
 mv -f "$tmp" ${`${s.dir}/${s.id}.sqlite3`}
 trap - EXIT`;
+}
+
+/**
+ * An argument of a sqlite3 dot-command (`.backup FILE`) as the sqlite3 shell parses it: in double
+ * quotes, where \\ and \" are escapes (a ' in a single-quoted argument would end it).
+ */
+export function sqliteDotArg(value: string): string {
+  if (value.includes("\0")) throw new Error("a sqlite3 dot-command argument cannot contain a NUL byte");
+  return `"${value.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n").replace(/\r/g, "\\r")}"`;
+}
+
+/**
+ * Run `body`, removing `file` when the script exits however it ends. The path goes in through a
+ * variable: the trap's own text stays a fixed string (a value pasted into it would be parsed again).
+ * `body` runs in a subshell, so an EXIT trap of its own (pgRestoreVerifyScript's) does not replace this one.
+ */
+export function removeOnExit(file: string, body: Shell): Shell {
+  return sh`slipway_remove_on_exit=${file}
+trap 'rm -f -- "$slipway_remove_on_exit"' EXIT
+(
+${body}
+)`;
 }
 
 /** Keep the newest `keep` backups (and those younger than keepDays); never the newest verified one. */

@@ -14,7 +14,7 @@ export const HTTP_STATUS_MARK = "slipway-http-status:";
 
 /** curl from the host: the body, then a marker line with the status code; curl's own errors on stderr. */
 export function curlScript(url: string, timeoutMs: number): Shell {
-  return sh`curl -sS -L --max-time ${seconds(timeoutMs)} -H ${"User-Agent: slipway verify-health"} -w ${`\\n${HTTP_STATUS_MARK}%{http_code}`} ${url}`;
+  return sh`curl -sS -L --max-time ${seconds(timeoutMs)} -H ${"User-Agent: slipway verify-health"} -w ${`\\n${HTTP_STATUS_MARK}%{http_code}`} -- ${url}`;
 }
 
 /** A TCP connect from the host with bash's /dev/tcp (no nc needed), bounded by `timeout`. */
@@ -34,7 +34,7 @@ exec bash --norc --noprofile -c ${command} 2>&1`;
 }
 
 export function systemdShowScript(o: { systemctl: string[]; unit: string }): Shell {
-  return sh`${o.systemctl} show -p LoadState -p ActiveState -p SubState -p NRestarts -p MainPID -p Result ${o.unit}`;
+  return sh`${o.systemctl} show -p LoadState -p ActiveState -p SubState -p NRestarts -p MainPID -p Result -- ${o.unit}`;
 }
 
 export function journalTailScript(o: { unit: string; sudo: boolean; lines?: number }): Shell {
@@ -63,7 +63,7 @@ ${docker(sh`inspect`)} $ids`;
 }
 
 export function composeLogsScript(o: { docker: string[]; sudo: boolean; container: string; lines?: number }): Shell {
-  return sh`${priv(o.sudo, sh`${o.docker} logs --tail ${o.lines ?? 15} ${o.container}`)} 2>&1 || true`;
+  return sh`${priv(o.sudo, sh`${o.docker} logs --tail ${o.lines ?? 15} -- ${o.container}`)} 2>&1 || true`;
 }
 
 /**
@@ -99,7 +99,7 @@ fi`;
  * memory.usage_in_bytes), else the RSS sum of the unit's processes (when accounting is off).
  */
 export function memoryScript(o: { systemctl: string[]; unit: string }): Shell {
-  const show = (prop: string) => sh`${o.systemctl} show -p ${prop} --value ${o.unit}`;
+  const show = (prop: string) => sh`${o.systemctl} show -p ${prop} --value -- ${o.unit}`;
   return sh`echo "slipway:state $(${show("LoadState")}) $(${show("ActiveState")})"
 echo "slipway:current $(${show("MemoryCurrent")})"
 cg=$(${show("ControlGroup")})
@@ -119,6 +119,6 @@ fi`;
 
 /** One read-only query on a SQLite file; the first column of the first row is the result. */
 export function sqliteQueryScript(o: { sqlite3: string[]; path: string; query: string; timeoutMs: number }): Shell {
-  return sh`test -r ${o.path} || { echo "cannot read ${o.path} as $(id -un)" >&2; exit 1; }
+  return sh`test -r ${o.path} || { echo 'cannot read' ${o.path} "as $(id -un)" >&2; exit 1; }
 ${o.sqlite3} -readonly -batch -noheader -list -cmd ${`.timeout ${Math.max(100, Math.round(o.timeoutMs))}`} ${o.path} ${o.query}`;
 }

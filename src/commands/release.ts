@@ -74,7 +74,7 @@ until mkdir ${p.lock} 2>/dev/null; do
   fi
 done
 printf '%s\\n' ${owner} > ${ownerFile}
-if [ -e ${p.release} ]; then rm -rf ${p.lock}; echo "release directory ${p.release} already exists; refusing to overwrite it" >&2; exit 1; fi
+if [ -e ${p.release} ]; then rm -rf ${p.lock}; echo 'release directory' ${p.release} 'already exists; refusing to overwrite it' >&2; exit 1; fi
 slipway_previous=$(basename "$(readlink ${p.current} 2>/dev/null || true)")
 echo "slipway:current $slipway_previous"`;
 }

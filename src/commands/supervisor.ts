@@ -53,7 +53,7 @@ export function installProgramsScript(o: { s: SupervisorService; group: string; 
 else
   ${priv(o.sudo, sh`install -m 0600 ${o.staged} ${dest}`)}
   if ! out=$(${ctl(sh`reread`)} 2>&1) || printf '%s' "$out" | grep -q ERROR; then
-    echo "supervisor rejected ${dest}: $out" >&2
+    printf 'supervisor rejected %s: %s\\n' ${dest} "$out" >&2
     if [ -f ${o.record} ]; then ${priv(o.sudo, sh`install -m 0600 ${o.record} ${dest}`)}; else ${priv(o.sudo, sh`rm -f ${dest}`)}; fi
     ${ctl(sh`reread`)} >/dev/null 2>&1 || true
     exit 1
@@ -73,12 +73,12 @@ export function restartGroupAndWaitScript(o: { s: SupervisorService; group: stri
 not_running() { status | grep -v ' RUNNING ' || true; }
 restart_out=$(${ctl(sh`restart ${all}`)} 2>&1 || true)
 if printf '%s\n' "$restart_out" | grep -q 'ERROR'; then
-  echo "supervisorctl restart ${all} failed:" >&2; printf '%s\n' "$restart_out" | grep ERROR >&2; status >&2; exit 1
+  echo 'supervisorctl restart' ${all} 'failed:' >&2; printf '%s\n' "$restart_out" | grep ERROR >&2; status >&2; exit 1
 fi
 deadline=$((SECONDS + ${o.startTimeoutSec}))
 while [ -n "$(not_running)" ]; do
   # only STARTING and BACKOFF can still become RUNNING; FATAL, STOPPED, EXITED will not by themselves
-  if [ $SECONDS -ge $deadline ] || [ -n "$(not_running | grep -vE ' (STARTING|BACKOFF) ')" ]; then echo "programs of ${o.group} did not all reach RUNNING:" >&2; status >&2; exit 1; fi
+  if [ $SECONDS -ge $deadline ] || [ -n "$(not_running | grep -vE ' (STARTING|BACKOFF) ')" ]; then printf 'programs of %s did not all reach RUNNING:\\n' ${o.group} >&2; status >&2; exit 1; fi
   sleep 0.5
 done
 pids=$(status | awk '{print $1, $4}')
@@ -86,12 +86,12 @@ end=$((SECONDS + ${o.windowSec}))
 while [ $SECONDS -lt $end ]; do
   now=$(status | awk '{print $1, $4}')
   if [ -n "$(not_running)" ] || [ "$now" != "$pids" ]; then
-    echo "programs of ${o.group} did not stay RUNNING over the ${o.windowSec}s stabilisation window:" >&2
+    printf 'programs of %s did not stay RUNNING over the %ss stabilisation window:\\n' ${o.group} ${o.windowSec} >&2
     status >&2
     for prog in $(status | grep -v ' RUNNING ' | awk '{print $1}'); do echo "--- tail of $prog" >&2; ${ctl(sh`tail "$prog" stderr`)} 2>&1 | tail -n 15 >&2 || true; done
     exit 1
   fi
   sleep 0.5
 done
-echo "slipway:stable ${o.group} $(status | wc -l) programs RUNNING"`;
+printf 'slipway:stable %s %s programs RUNNING\\n' ${o.group} "$(status | wc -l)"`;
 }

@@ -20,6 +20,77 @@ export const duration = z.union([
   z.string().regex(/^\d+(\.\d+)?(ms|s|m|h)$/, "a duration like 500ms, 10s, 5m or 1h"),
 ]);
 const strings = z.array(z.string().min(1));
+// Values that reach a systemd unit or timer (src/commands/systemd.ts through ./systemd-unit.ts's
+// writers): refused here, with file:line:col, when a unit cannot carry them whatever the escaping.
+const unitCarriable = (v: string) =>
+  /[\n\r]/.test(v)
+    ? "a newline or carriage return would start a new directive in the systemd unit"
+    : v.includes("\0")
+      ? "a NUL cannot be written into a systemd unit"
+      : v.endsWith("\\")
+        ? "a trailing backslash would continue the line into the next directive of the systemd unit"
+        : undefined;
+const unitRule = <T extends z.ZodString>(t: T, extra?: (v: string) => string | undefined) =>
+  t.superRefine((v, ctx) => {
+    const why = unitCarriable(v) ?? extra?.(v);
+    if (why) ctx.addIssue({ code: "custom", message: why });
+  });
+/** Free text in a unit (Description=): anything but what unitCarriable refuses and surrounding whitespace, which systemd strips. */
+const unitText = unitRule(z.string().min(1, "leave it out rather than empty"), (v) => (/^[ \t]|[ \t]$/.test(v) ? "systemd strips spaces and tabs at the start and end of a value" : undefined));
+/** User=/Group=: systemd's (relaxed) user name rules, and no leading '-' (read as an option by chown and friends). */
+const unitUser = unitRule(z.string().min(1), (v) =>
+  /[\x00-\x1f\x7f]/.test(v)
+    ? "a user or group name cannot hold control characters"
+    : /[:/]/.test(v)
+      ? "a user or group name cannot hold ':' or '/'"
+      : /^\s|\s$/.test(v)
+        ? "a user or group name cannot start or end with whitespace"
+        : v.startsWith("-")
+          ? "a user or group name cannot start with '-'"
+          : v === "." || v === ".."
+            ? "'.' and '..' are not user or group names"
+            : /^\d+$/.test(v) && !(/^(0|[1-9]\d{0,9})$/.test(v) && Number(v) < 4294967295 && Number(v) !== 65535)
+              ? "not a valid numeric user or group id"
+              : undefined,
+);
+const UNIT_SUFFIXES = "service|socket|device|mount|automount|swap|target|path|timer|slice|scope";
+/** A unit a dependency (After=, Wants=, Requires=) names: systemd's unit name characters and a type suffix; never a leading '-'. */
+const unitDependency = unitRule(z.string(), (v) =>
+  new RegExp(`^(?=.{1,255}$)[A-Za-z0-9:_.@\\\\][A-Za-z0-9:_.@\\\\-]*\\.(${UNIT_SUFFIXES})$`).test(v)
+    ? undefined
+    : v.startsWith("-")
+      ? "a unit name cannot start with '-' (systemctl would read it as an option)"
+      : `a unit name like network-online.target: letters, digits, ':', '_', '.', '@', '\\', '-' and a type suffix (.${UNIT_SUFFIXES.split("|").join(", .")})`,
+);
+/** A unit a check watches (systemctl show): unit name characters, the suffix optional (.service by default), never a leading '-'. */
+const checkUnit = unitRule(z.string().min(1), (v) =>
+  v.startsWith("-")
+    ? "a unit name cannot start with '-' (systemctl would read it as an option)"
+    : /^(?=.{1,255}$)[A-Za-z0-9:_.@\\-]+$/.test(v)
+      ? undefined
+      : "a unit name uses letters, digits, ':', '_', '.', '@', '\\' and '-'",
+);
+/** A path that reaches a unit (WorkingDirectory=, EnvironmentFile=, ReadWritePaths=): absolute and normalized, as systemd requires. */
+const unitPath = unitRule(absPath, (v) =>
+  v.split("/").slice(1, v.endsWith("/") ? -1 : undefined).some((c) => c === "" || c === "." || c === "..")
+    ? "a path in a systemd unit must be normalized: no empty, '.' or '..' components"
+    : undefined,
+);
+/** A command line (ExecStart=, ExecReload=): words split at spaces and tabs, each written quoted as systemd requires. */
+const unitCommand = (t: z.ZodString, opts: { reload?: boolean } = {}) =>
+  unitRule(t, (v) => {
+    const first = v.split(/[ \t]+/).find((w) => w !== "");
+    if (first === undefined) return "a command needs at least one word";
+    if (first.endsWith("/")) return "the command's first word is a directory";
+    if (opts.reload && /^[-@:+!]/.test(first)) return `a command cannot start with '${first[0]}' (systemd reads it as a prefix)`;
+    if (opts.reload && !first.startsWith("/") && first.includes("/")) return "the command must be an absolute path or a plain file name (searched in systemd's PATH)";
+    return undefined;
+  });
+/** OnCalendar=: the characters of systemd.time(7) calendar events (weekdays, dates, times, time zones). */
+const onCalendar = unitRule(z.string(), (v) =>
+  /^[A-Za-z0-9*:,./~+_-]+( [A-Za-z0-9*:,./~+_-]+)*$/.test(v) ? undefined : "a calendar event like '*:0/5' or 'Mon..Fri 09:00 Europe/Berlin' (letters, digits, '*:,./~+_-', single spaces between parts)",
+);
+
 const envMap = z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "an environment variable name"), z.string());
 const secretEnvMap = z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "an environment variable name"), secretName);
 
@@ -83,7 +154,7 @@ const logrotateSchema = z.strictObject({
 
 const serviceCommon = {
   hosts: z.array(name).min(1),
-  "deploy-to": absPath,
+  "deploy-to": unitPath.describe("absolute, normalized path (it reaches WorkingDirectory= of a unit)"),
   release: relPath.optional().describe("directory (or .tar.gz) built earlier in the workflow"),
   shared: z.array(relPath).default([]).describe("paths linked from <deploy-to>/shared into every release"),
   env: envMap.default({}),
@@ -97,19 +168,19 @@ export const systemdServiceSchema = z
     kind: z.literal("systemd"),
     ...serviceCommon,
     "unit-file": relPath.optional().describe("use this unit file verbatim instead of rendering one"),
-    "unit-name": z.string().regex(/^[A-Za-z0-9@_.:-]+\.service$/).optional(),
-    description: z.string().optional(),
-    after: strings.default([]),
-    wants: strings.default([]),
-    requires: strings.default([]),
-    user: z.string().optional(),
-    group: z.string().optional(),
-    exec: z.string().min(1).optional().describe("ExecStart, relative to the release or absolute"),
-    "exec-reload": z.string().optional(),
+    "unit-name": z.string().regex(/^[A-Za-z0-9@_.:][A-Za-z0-9@_.:-]*\.service$/, "a service unit name like app.service (letters, digits, '@', '_', '.', ':', '-'; not starting with '-')").optional(),
+    description: unitText.optional(),
+    after: z.array(unitDependency).default([]),
+    wants: z.array(unitDependency).default([]),
+    requires: z.array(unitDependency).default([]),
+    user: unitUser.optional(),
+    group: unitUser.optional(),
+    exec: unitCommand(z.string().min(1)).optional().describe("ExecStart: words separated by spaces, each passed as one argument as written (no shell, no $VARIABLE or %specifier expansion); the first relative to the release or absolute"),
+    "exec-reload": unitCommand(z.string(), { reload: true }).optional().describe("ExecReload: words separated by spaces, each passed as one argument as written (no $VARIABLE expansion)"),
     "on-change": z.enum(["restart", "reload"]).default("restart"),
     restart: restartSchema.optional(),
     hardening: z.enum(["none", "basic", "strict"]).default("none"),
-    "read-write-paths": z.array(absPath).default([]),
+    "read-write-paths": z.array(unitPath).default([]),
     limits: z
       .strictObject({
         memory: z.string().regex(/^\d+[KMGT]?$/).optional(),
@@ -120,7 +191,7 @@ export const systemdServiceSchema = z
       .optional(),
     timer: z
       .strictObject({
-        "on-calendar": z.string().optional(),
+        "on-calendar": onCalendar.optional(),
         "on-boot": duration.optional(),
         "on-unit-active": duration.optional(),
         persistent: z.boolean().default(false),
@@ -229,13 +300,13 @@ export const checkSchema = z
     http: z.string().regex(/^https?:\/\//, "an http(s) URL").optional(),
     tcp: z.string().regex(/^[^\s:]+:\d+$/, "host:port").optional(),
     command: z.string().min(1).optional(),
-    systemd: z.string().min(1).optional(),
+    systemd: checkUnit.optional(),
     supervisor: z.string().min(1).optional(),
     compose: z.string().min(1).optional(),
     sql: z.string().min(1).optional(),
     "file-fresh": z.string().min(1).optional(),
     "file-absent": z.string().min(1).optional(),
-    memory: z.strictObject({ unit: z.string().min(1), max: z.string().regex(/^\d+[KMGT]?$/) }).optional(),
+    memory: z.strictObject({ unit: checkUnit, max: z.string().regex(/^\d+[KMGT]?$/) }).optional(),
     // qualifiers
     from: name.optional().describe("run the check on this host instead of the runner"),
     hosts: z.array(name).optional(),

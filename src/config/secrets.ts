@@ -48,7 +48,7 @@ export class Secrets {
     const value = this.lookup(name);
     if (value === undefined)
       throw new Error(
-        `secret ${name} (needed for ${usedFor}) is not set: map it in the workflow step, e.g. env: { ${name}: \${{ secrets.${name} }} } or env: { SLIPWAY_SECRETS: \${{ toJSON(secrets) }} }, and check that the repository or environment has a secret named ${name}`,
+        `secret ${name} (needed for ${usedFor}) is not set: map it in the workflow step, e.g. env: { ${name}: \${{ secrets.${name} }} } or env: { SLIPWAY_SECRETS: \${{ toJSON(secrets) }} }, and check that the repository or environment has a secret named ${name} (from a terminal: export ${name})`,
       );
     this.register(value);
     return value;

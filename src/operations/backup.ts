@@ -8,9 +8,10 @@ import { createWriteStream, mkdirSync, readFileSync, renameSync, rmSync, statSyn
 import path from "node:path";
 import { Transform } from "node:stream";
 import { finished } from "node:stream/promises";
-import { connArgs, COUNT_MARK, INFO_MARK, pgDumpScript, pgRestoreVerifyScript, retentionScript, sqliteBackupScript } from "../commands/backup.js";
+import { connArgs, COUNT_MARK, INFO_MARK, pgDumpScript, pgRestoreVerifyScript, removeOnExit, retentionScript, sqliteBackupScript } from "../commands/backup.js";
 import { pgRestoreCommand, withHeredoc } from "../commands/postgres.js";
 import { sh, type Shell } from "../commands/quote.js";
+import * as z from "zod";
 import type { Database } from "../config/schema.js";
 import type { Remote } from "../remote/connection.js";
 import { runLocal } from "../remote/local.js";
@@ -136,7 +137,7 @@ async function dumpWhereClientsRun(client: PgClient, meta: BackupMeta, step: str
   if (meta.where !== "runner" || !client.remote) return { file: meta.path, cleanup: (s) => s };
   const uploaded = `/tmp/slipway-restore-${meta.id}.dump`;
   await client.remote.uploadFile(meta.path, uploaded, { mode: "0600", step });
-  return { file: uploaded, cleanup: (s) => sh`trap 'rm -f ${uploaded}' EXIT\n${s}` };
+  return { file: uploaded, cleanup: (s) => removeOnExit(uploaded, s) };
 }
 
 /**
@@ -209,17 +210,74 @@ async function prune(remote: Remote | undefined, meta: BackupMeta, o: BackupOpti
   for (const line of r.stdout.split("\n").filter(Boolean)) o.log.info(line);
 }
 
-/** The backup made in this run, for apply-migrations' safety gate. */
-export async function findBackup(remote: Remote | undefined, dirOnHost: string, runnerDir: string, id: string): Promise<BackupMeta | undefined> {
-  if (!/^[A-Za-z0-9._-]+$/.test(id)) throw new BackupError(`not a backup id: ${id}`);
+/** What backupId() makes: <database>-<UTC stamp to the millisecond>[-r<run id>]-<4 hex digits>. */
+export const BACKUP_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]*-\d{8}T\d{9}Z(-r\d+)?-[0-9a-f]{4}$/;
+
+const counts = z.record(z.string(), z.number().int().nonnegative());
+/** The metadata JSON as writeMeta writes it (unknown keys are dropped; NaN numbers were written as null). */
+const backupMetaSchema = z.object({
+  id: z.string().regex(BACKUP_ID, "not a backup id"),
+  database: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, "not a database name"),
+  engine: z.enum(["postgres", "sqlite"]),
+  where: z.enum(["host", "runner"]),
+  host: z.string().optional(),
+  path: z.string().min(1),
+  size: z.number().int().nonnegative(),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/, "not a SHA-256"),
+  verified: z.boolean(),
+  verification: z.enum(["list", "restore", "integrity_check"]),
+  counts,
+  restoredCounts: counts.optional(),
+  serverVersion: z.number().int().nullish().transform((v) => v ?? undefined),
+  created: z.string(),
+  run: z.string(),
+  runId: z.string().regex(/^\d+$/).optional(),
+});
+
+/**
+ * Parse a backup's metadata read back from where it was stored (`where`: the runner's backup
+ * directory, or a host's). Nothing in it is trusted: it must be of backup `id`, recorded where it
+ * was found, and name the dump beside it in that directory (a metadata file on a host that points
+ * at a file of the runner, or anywhere else, is refused).
+ */
+export function parseBackupMeta(text: string, o: { id: string; where: "host" | "runner"; dir: string; source: string }): BackupMeta {
+  const refuse = (why: string) => new BackupError(`refusing the metadata of backup ${o.id} in ${o.source}: ${why}`);
+  let json: unknown;
   try {
-    return JSON.parse(readFileSync(path.join(runnerDir, `${id}.json`), "utf8")) as BackupMeta;
+    json = JSON.parse(text);
+  } catch (e) {
+    throw refuse(`not JSON (${(e as Error).message})`);
+  }
+  const parsed = backupMetaSchema.safeParse(json);
+  if (!parsed.success) throw refuse(parsed.error.issues.map((i) => `${i.path.join(".") || "(top)"}: ${i.message}`).join("; "));
+  const meta = parsed.data;
+  if (meta.id !== o.id) throw refuse(`it describes backup ${JSON.stringify(meta.id)}`);
+  if (!meta.id.startsWith(`${meta.database}-`)) throw refuse(`its id is not one of database ${JSON.stringify(meta.database)}`);
+  if (meta.where !== o.where) throw refuse(`it says the dump is on the ${meta.where}, but it was found on the ${o.where}`);
+  const p = o.where === "runner" ? path : path.posix;
+  const dir = p.resolve(o.dir);
+  const expected = [".dump", ".sqlite3"].map((ext) => p.join(dir, `${o.id}${ext}`));
+  if (!p.isAbsolute(meta.path) || !expected.includes(p.resolve(meta.path)))
+    throw refuse(`its path ${JSON.stringify(meta.path)} is not the dump beside it (${expected.join(" or ")})`);
+  if (path.extname(meta.path) !== (meta.engine === "postgres" ? ".dump" : ".sqlite3")) throw refuse(`its path ${JSON.stringify(meta.path)} is not a ${meta.engine} backup`);
+  return meta;
+}
+
+/** The backup made in this run, for apply-migrations' safety gate (and the one restore-db restores). */
+export async function findBackup(remote: Remote | undefined, dirOnHost: string, runnerDir: string, id: string): Promise<BackupMeta | undefined> {
+  if (!BACKUP_ID.test(id)) throw new BackupError(`not a backup id: ${JSON.stringify(id)} (backup-db makes ids like <database>-20261201T100000000Z-r123-1a2b)`);
+  const local = path.join(runnerDir, `${id}.json`);
+  let text: string | undefined;
+  try {
+    text = readFileSync(local, "utf8");
   } catch {
     /* not on the runner */
   }
+  if (text !== undefined) return parseBackupMeta(text, { id, where: "runner", dir: runnerDir, source: `${local} on the runner` });
   if (!remote) return undefined;
-  const r = await remote.run(sh`cat ${`${dirOnHost}/${id}.json`} 2>/dev/null || true`, { step: "find backup", quiet: true });
-  return r.stdout.trim() ? (JSON.parse(r.stdout) as BackupMeta) : undefined;
+  const file = `${dirOnHost}/${id}.json`;
+  const r = await remote.run(sh`cat -- ${file} 2>/dev/null || true`, { step: "find backup", quiet: true });
+  return r.stdout.trim() ? parseBackupMeta(r.stdout, { id, where: "host", dir: dirOnHost, source: `${file} on ${remote.name}` }) : undefined;
 }
 
 

@@ -338,7 +338,7 @@ ${timer ? install(staged, timer, true) : sh`:`}`,
     restore: (prevStaged) => sh`${reinstall(prevStaged, unit)}
 ${timer ? reinstall(prevStaged, timer) : sh`:`}
 ${restartAndWaitScript({ unit: active, sudo, reload: false, startTimeoutSec: o.startTimeoutSec, windowSec: Math.min(o.stabilizeSec, 5) })}`,
-    stop: () => priv(sudo, sh`systemctl stop ${active}`),
+    stop: () => priv(sudo, sh`systemctl stop -- ${active}`),
   };
 }
 

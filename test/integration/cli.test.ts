@@ -6,10 +6,10 @@ import { ROOT, runnerNodes } from "../harness/runner.js";
 import { startSshd, type Sshd } from "../harness/sshd.js";
 import { startPostgres, type Postgres } from "../harness/postgres.js";
 import { loopbackEnvironment, pgOnLoop } from "../harness/env.js";
-import { mkdtempSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 
-const cli = (args: string[], node = process.execPath) => spawnSync(node, [path.join(ROOT, "dist/cli/index.js"), ...args], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
+const cli = (args: string[], node = process.execPath, cwd = ROOT) => spawnSync(node, [path.join(ROOT, "dist/cli/index.js"), ...args], { cwd, encoding: "utf8", timeout: 60_000 });
 
 let sshd: Sshd;
 beforeAll(async () => {
@@ -100,5 +100,58 @@ describe("slipway backup and migrate", () => {
     expect(m.status, m.stderr).toBe(0);
     expect(m.stdout).toMatch(/^applied=1$/m);
     expect(pg.psql("SELECT count(*) FROM slipway_schema_history", "app")).toBe("1");
+  });
+});
+
+describe("slipway's version, validate without arguments, verify and rollback (issue #15's CLI gaps)", () => {
+  it("--version prints the package's version", () => {
+    const r = cli(["--version"]);
+    expect(r.status).toBe(0);
+    expect(r.stdout.trim()).toBe((JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8")) as { version: string }).version);
+  });
+
+  it("validate with no argument checks every environments/*.yml of the current directory, and says so when there is none", () => {
+    const repo = mkdtempSync(path.join(os.tmpdir(), "slipway-cli-repo-"));
+    const none = cli(["validate"], process.execPath, repo);
+    expect(none.status).toBe(1);
+    expect(none.stderr).toContain(`no environment file in ${path.join(repo, "environments")}`);
+    mkdirSync(path.join(repo, "environments"));
+    const host = "hosts:\n  h: { address: 127.0.0.1, user: deploy, host-key: 'SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' }\n";
+    writeFileSync(path.join(repo, "environments", "a.yml"), host);
+    writeFileSync(path.join(repo, "environments", "b.yml"), host + "policy: { keep-releases: 1 }\n");
+    const r = cli(["validate"], process.execPath, repo);
+    expect(r.status).toBe(1);
+    expect(r.stdout).toContain("environments/a.yml: ok");
+    expect(r.stderr).toMatch(/environments\/b\.yml:\d+:\d+: .*keep-releases/);
+  });
+
+  describe("against the loopback sshd and PostgreSQL", () => {
+    let pg: Postgres;
+    beforeAll(async () => {
+      pg = await startPostgres();
+      pg.psql("CREATE DATABASE checks");
+      pg.psql("CREATE TABLE t (x int); INSERT INTO t VALUES (1), (2)", "checks");
+    });
+    afterAll(() => pg?.stop());
+
+    it("verify runs the environment's checks: exit 0 when they pass, 1 naming the check that fails", () => {
+      const env = (expect_: string) =>
+        loopbackEnvironment(sshd, pg, { databases: { checks: pgOnLoop(pg, "checks") }, checks: [{ name: "two rows", sql: "select count(*) from t", database: "checks", expect: expect_, retries: 0 }] }).file;
+      const ok = cli(["verify", env("= 2")]);
+      expect(ok.status, ok.stderr).toBe(0);
+      expect(ok.stdout).toMatch(/^healthy=true$/m);
+      const bad = cli(["verify", env("> 5")]);
+      expect(bad.status).toBe(1);
+      expect(bad.stderr).toContain('check "two rows"');
+    });
+
+    it("rollback with nothing deployed refuses, naming the service and host, and changes nothing", () => {
+      const ws = mkdtempSync(path.join(os.tmpdir(), "slipway-cli-rb-"));
+      const { file } = loopbackEnvironment(sshd, pg, { services: { app: { kind: "systemd", hosts: ["loop"], "deploy-to": path.join(ws, "app"), release: "dist/app", exec: "/bin/true" } } });
+      const r = cli(["rollback", file]);
+      expect(r.status).toBe(1);
+      expect(r.stderr).toMatch(/app/);
+      expect(r.stderr).toMatch(/loop/);
+    });
   });
 });

@@ -30,6 +30,32 @@ describe("secrets", () => {
     );
   });
 
+  it("reads a secret from SLIPWAY_SECRETS (a workflow's toJSON(secrets)) when the step's env does not name it; the env wins", () => {
+    const bundle = JSON.stringify({ DB_PASSWORD: "from-bundle", SSH_KEY: "key-from-bundle", OTHER: "never-read", github_token: "ghs_x" });
+    const masked: string[] = [];
+    const secrets = new Secrets({ SLIPWAY_SECRETS: bundle, SSH_KEY: "key-from-env" });
+    secrets.onMask((v) => masked.push(v));
+    expect(secrets.get("DB_PASSWORD", "db")).toBe("from-bundle");
+    expect(secrets.get("SSH_KEY", "ssh")).toBe("key-from-env");
+    expect(secrets.has("OTHER")).toBe(true);
+    // only what was read is registered for masking, not the whole bundle
+    expect(masked).toContain("from-bundle");
+    expect(masked.some((m) => m.includes("never-read") || m.includes("OTHER"))).toBe(false);
+    expect(() => secrets.get("MISSING", "x")).toThrow("secret MISSING (needed for x) is not set");
+  });
+
+  it("refuses a SLIPWAY_SECRETS that is not a JSON object, naming the variable and not its value", () => {
+    for (const bad of ["not json", "[1,2]", '"s3cr3t"']) {
+      const secrets = new Secrets({ SLIPWAY_SECRETS: bad });
+      expect(() => secrets.get("X", "x")).toThrow("SLIPWAY_SECRETS is not a JSON object: set it to ${{ toJSON(secrets) }} in the workflow step's env");
+      try {
+        secrets.get("X", "x");
+      } catch (e) {
+        expect((e as Error).message).not.toContain("s3cr3t");
+      }
+    }
+  });
+
   it("registers secrets with a masker added later", () => {
     const secrets = new Secrets({ T: "token-value" });
     secrets.get("T", "x");
