@@ -67,7 +67,7 @@ fi`,
       sh`${pgRestoreCommand(s.loc, sh`--list`, {})} < "$tmp" > /dev/null || { echo "pg_restore --list cannot read the dump" >&2; exit 1; }`,
       sh`echo ${INFO_MARK} sha256 "$(sha256sum "$tmp" | cut -d' ' -f1)"`,
       sh`echo ${INFO_MARK} size "$size"`,
-      sh`mv -f "$tmp" ${`${dir}/${id}.dump`}`,
+      sh`mv -f -- "$tmp" ${`${dir}/${id}.dump`}`,
       sh`trap - EXIT`,
     );
   }
@@ -107,7 +107,7 @@ check=$(${s.sqlite3} "$tmp" 'PRAGMA integrity_check;')
 ${counts.length ? counts.reduce((a, b) => sh`${a}\n${b}`) : new Shell(":")}
 echo ${INFO_MARK} sha256 "$(sha256sum "$tmp" | cut -d' ' -f1)"
 echo ${INFO_MARK} size "$(stat -c %s "$tmp")"
-mv -f "$tmp" ${`${s.dir}/${s.id}.sqlite3`}
+mv -f -- "$tmp" ${`${s.dir}/${s.id}.sqlite3`}
 trap - EXIT`;
 }
 

@@ -108,7 +108,7 @@ export function prepareImagesScript(c: ComposeCommand, o: { buildArgs: string[];
     const tag = releaseImageTag(o.project, service, o.releaseId);
     lines.push(sh`id=$(${docker} image inspect -f '{{.Id}}' ${image}) || { echo ${`image ${image} of service ${service} is not on the host`} >&2; exit 1; }
 ${image === tag ? sh`:` : sh`${docker} tag "$id" ${tag}`}
-echo "slipway:image "${service}" $id $(${docker} image inspect -f '{{join .RepoDigests ","}}' "$id")"`);
+printf 'slipway:image %s %s %s\\n' ${service} "$id" "$(${docker} image inspect -f '{{join .RepoDigests ","}}' "$id")"`);
   }
   return new Shell(lines.map(String).join("\n"));
 }

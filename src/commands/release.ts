@@ -98,8 +98,8 @@ ln -s ${target} ${link}${owner ? sh`\nsudo -n chown ${owner} ${target}` : new Sh
 
 /** Point `current` at a release atomically: a new symlink under a temporary name, then mv -T. */
 export function switchCurrentScript(p: ReleasePaths, releaseId: string): Shell {
-  return sh`ln -sfn ${`releases/${releaseId}`} ${`${p.deployTo}/.current.tmp`}
-mv -T ${`${p.deployTo}/.current.tmp`} ${p.current}`;
+  return sh`ln -sfn -- ${`releases/${releaseId}`} ${`${p.deployTo}/.current.tmp`}
+mv -T -- ${`${p.deployTo}/.current.tmp`} ${p.current}`;
 }
 
 /** Keep the newest `keep` releases; never the current one or the previous one named (a word: an id or "$var"). */

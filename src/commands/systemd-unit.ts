@@ -46,13 +46,19 @@ export function execWord(w: string): string {
   return BARE_WORD.test(w) ? v : `"${v.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
 }
 
-/** A command line from its argv; argv[0] must be an absolute path or a file name systemd searches in its PATH. */
-export function execLine(argv: string[], what = "command"): string {
+/**
+ * A command line from its argv; argv[0] must be an absolute path or a file name systemd searches in
+ * its PATH. A word that is exactly `$NAME` or `${NAME}` for a NAME in `variables` stays systemd's
+ * variable (ExecReload's documented `$MAINPID`); every other `$` is data.
+ */
+export function execLine(argv: string[], what = "command", variables: readonly string[] = []): string {
   if (argv.length === 0 || !argv[0]) throw new Error(`${what}: empty command`);
   if (/^[-@:+!]/.test(argv[0])) throw new Error(`${what}: a command cannot start with '${argv[0][0]}' (systemd reads it as a prefix)`);
+  if (/["'\\$\x00-\x1f\x7f]/.test(argv[0])) throw new Error(`${what}: systemd refuses quotes, backslashes and control characters in the executable's path and cannot escape '$' there`);
   for (const w of argv) if (w.includes("\0")) throw new Error(`${what}: a NUL cannot be written into a systemd unit`);
   for (const w of argv) if (/[\n\r]/.test(w)) throw new Error(`${what}: ${unitValueProblem(w)}`);
-  return argv.map(execWord).join(" ");
+  const variable = (w: string) => variables.some((n) => w === `$${n}` || w === `\${${n}}`);
+  return argv.map((w, i) => (i > 0 && variable(w) ? w : execWord(w))).join(" ");
 }
 
 /** The words of an `exec:`-style value: split at spaces and tabs (the only separators; no shell syntax). */

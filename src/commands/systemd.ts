@@ -36,7 +36,7 @@ export function renderUnit(name: string, s: SystemdService, p: ReleasePaths, has
   lines.push(`WorkingDirectory=${unitText(p.current, `service ${name}: deploy-to`)}`);
   if (hasEnv) lines.push(`EnvironmentFile=${unitText(envFilePath(p), `service ${name}: deploy-to`)}`);
   lines.push(`ExecStart=${exec}`);
-  if (s["exec-reload"]) lines.push(`ExecReload=${execLine(commandWords(s["exec-reload"]), `service ${name}: exec-reload`)}`);
+  if (s["exec-reload"]) lines.push(`ExecReload=${execLine(commandWords(s["exec-reload"]), `service ${name}: exec-reload`, ["MAINPID"])}`);
   const restart = s.restart?.policy ?? (s.timer ? "no" : "on-failure");
   if (!(s.timer && restart === "always")) lines.push(`Restart=${restart}`); // oneshot refuses Restart=always
   if (s.restart?.delay !== undefined) lines.push(`RestartSec=${secs(s.restart.delay)}`);
@@ -85,7 +85,7 @@ export function verifyAndInstallUnitScript(o: { unit: string; staged: string; su
   echo "slipway:unit unchanged"; slipway_unit_changed=0
 else
   vdir=$(mktemp -d)
-  cp ${o.staged} "$vdir"/${o.unit}
+  cp -- ${o.staged} "$vdir"/${o.unit}
   verified=0; out=$(systemd-analyze verify "$vdir"/${o.unit} 2>&1) && verified=1
   rm -rf "$vdir"
   if [ "$verified" != 1 ]; then

@@ -76,12 +76,18 @@ const unitPath = unitRule(absPath, (v) =>
     ? "a path in a systemd unit must be normalized: no empty, '.' or '..' components"
     : undefined,
 );
+/** A path written into a unit as is (ReadWritePaths=): systemd drops a trailing '/', so it is refused rather than changed. */
+const unitPathExact = unitPath.refine((v) => v === "/" || !v.endsWith("/"), "no trailing '/' (systemd would drop it)");
+/** systemd refuses an executable path with quotes, backslashes or control characters ("Executable name contains special characters") and expands no variables in it, so '$' cannot be escaped there. */
+const EXEC_PATH_UNSAFE = /["'\\$\x00-\x1f\x7f]/;
+const EXEC_PATH_WHY = "systemd refuses quotes, backslashes and control characters in the executable's path and cannot escape '$' there";
 /** A command line (ExecStart=, ExecReload=): words split at spaces and tabs, each written quoted as systemd requires. */
 const unitCommand = (t: z.ZodString, opts: { reload?: boolean } = {}) =>
   unitRule(t, (v) => {
     const first = v.split(/[ \t]+/).find((w) => w !== "");
     if (first === undefined) return "a command needs at least one word";
     if (first.endsWith("/")) return "the command's first word is a directory";
+    if (EXEC_PATH_UNSAFE.test(first)) return EXEC_PATH_WHY;
     if (opts.reload && /^[-@:+!]/.test(first)) return `a command cannot start with '${first[0]}' (systemd reads it as a prefix)`;
     if (opts.reload && !first.startsWith("/") && first.includes("/")) return "the command must be an absolute path or a plain file name (searched in systemd's PATH)";
     return undefined;
@@ -176,11 +182,11 @@ export const systemdServiceSchema = z
     user: unitUser.optional(),
     group: unitUser.optional(),
     exec: unitCommand(z.string().min(1)).optional().describe("ExecStart: words separated by spaces, each passed as one argument as written (no shell, no $VARIABLE or %specifier expansion); the first relative to the release or absolute"),
-    "exec-reload": unitCommand(z.string(), { reload: true }).optional().describe("ExecReload: words separated by spaces, each passed as one argument as written (no $VARIABLE expansion)"),
+    "exec-reload": unitCommand(z.string(), { reload: true }).optional().describe("ExecReload: words separated by spaces, each passed as one argument as written; no $VARIABLE expansion except a word that is exactly $MAINPID (e.g. /bin/kill -HUP $MAINPID)"),
     "on-change": z.enum(["restart", "reload"]).default("restart"),
     restart: restartSchema.optional(),
     hardening: z.enum(["none", "basic", "strict"]).default("none"),
-    "read-write-paths": z.array(unitPath).default([]),
+    "read-write-paths": z.array(unitPathExact).default([]),
     limits: z
       .strictObject({
         memory: z.string().regex(/^\d+[KMGT]?$/).optional(),
@@ -201,6 +207,12 @@ export const systemdServiceSchema = z
   })
   .refine((s) => (s["unit-file"] === undefined) !== (s.exec === undefined), {
     message: "a systemd service needs exactly one of exec (a unit is rendered) or unit-file (used verbatim)",
+  })
+  .superRefine((s, ctx) => {
+    // a relative exec runs as <deploy-to>/current/<exec>: the executable's path, where systemd expands no variables
+    const first = s.exec?.split(/[ \t]+/).find((w) => w !== "");
+    if (first && !first.startsWith("/") && EXEC_PATH_UNSAFE.test(s["deploy-to"]))
+      ctx.addIssue({ code: "custom", path: ["deploy-to"], message: `with a relative exec, deploy-to is part of the executable's path: ${EXEC_PATH_WHY}` });
   });
 
 const programSchema = z.strictObject({

@@ -139,7 +139,7 @@ describe("scripts that drive the hosts' tools", () => {
     const j = await withTools(journalTailScript({ unit: "ibkr-trading.service", sudo: true }));
     expect(j.stdout.trim()).toBe("boom: cannot reach the broker");
     expect(calls()).toEqual([
-      "systemctl show -p LoadState -p ActiveState -p SubState -p NRestarts -p MainPID -p Result ibkr-trading.service",
+      "systemctl show -p LoadState -p ActiveState -p SubState -p NRestarts -p MainPID -p Result -- ibkr-trading.service",
       "sudo -n journalctl -u ibkr-trading.service -n 15 --no-pager -o cat",
       "journalctl -u ibkr-trading.service -n 15 --no-pager -o cat",
     ]);
