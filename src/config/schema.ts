@@ -20,6 +20,15 @@ export const duration = z.union([
   z.string().regex(/^\d+(\.\d+)?(ms|s|m|h)$/, "a duration like 500ms, 10s, 5m or 1h"),
 ]);
 const strings = z.array(z.string().min(1));
+/**
+ * A value of a line-oriented file (crontab, logrotate, supervisor INI, .env): a newline, CR or NUL
+ * would start another line of that file (another crontab pattern, a postrotate script, a whole
+ * [program:x] section), so it is refused here with file:line:col, whatever the writer does.
+ */
+const oneLine = <T extends z.ZodString>(t: T, format: string) =>
+  t.superRefine((v, ctx) => {
+    if (/[\n\r\0]/.test(v)) ctx.addIssue({ code: "custom", message: `a newline, carriage return or NUL would start another line of the ${format}` });
+  });
 // Values that reach a systemd unit or timer (src/commands/systemd.ts through ./systemd-unit.ts's
 // writers): refused here, with file:line:col, when a unit cannot carry them whatever the escaping.
 const unitCarriable = (v: string) =>
@@ -97,7 +106,7 @@ const onCalendar = unitRule(z.string(), (v) =>
   /^[A-Za-z0-9*:,./~+_-]+( [A-Za-z0-9*:,./~+_-]+)*$/.test(v) ? undefined : "a calendar event like '*:0/5' or 'Mon..Fri 09:00 Europe/Berlin' (letters, digits, '*:,./~+_-', single spaces between parts)",
 );
 
-const envMap = z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "an environment variable name"), z.string());
+const envMap = z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "an environment variable name"), oneLine(z.string(), "environment file (.env, EnvironmentFile=, supervisor environment=)"));
 const secretEnvMap = z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "an environment variable name"), secretName);
 
 const sha256Fingerprint = z
@@ -149,13 +158,13 @@ const restartSchema = z.strictObject({
 });
 
 const logrotateSchema = z.strictObject({
-  paths: z.array(absPath).min(1),
+  paths: z.array(oneLine(absPath, "logrotate configuration").regex(/^\S+$/, "no whitespace: logrotate reads each word as another path pattern")).min(1),
   keep: z.number().int().positive().default(7),
   frequency: z.enum(["daily", "weekly", "monthly"]).default("daily"),
   compress: z.boolean().default(true),
   copytruncate: z.boolean().default(false),
-  create: z.string().optional().describe("e.g. '0644 trader trader'"),
-  postrotate: z.string().optional(),
+  create: oneLine(z.string(), "logrotate configuration").optional().describe("e.g. '0644 trader trader'"),
+  postrotate: oneLine(z.string(), "logrotate configuration (a newline could end the postrotate script and add directives)").optional().describe("one command line, run after rotation"),
 });
 
 const serviceCommon = {
@@ -203,7 +212,12 @@ export const systemdServiceSchema = z
         persistent: z.boolean().default(false),
       })
       .optional(),
-    "replaces-cron": z.strictObject({ user: z.string().min(1), match: z.string().min(1) }).optional(),
+    "replaces-cron": z
+      .strictObject({
+        user: oneLine(z.string().min(1), "crontab command line").regex(/^[^-]/, "a user name cannot start with '-'"),
+        match: oneLine(z.string().min(1), "crontab edit: every line of the match would be a pattern of its own, and an empty one removes the whole crontab"),
+      })
+      .optional(),
   })
   .refine((s) => (s["unit-file"] === undefined) !== (s.exec === undefined), {
     message: "a systemd service needs exactly one of exec (a unit is rendered) or unit-file (used verbatim)",
@@ -216,9 +230,9 @@ export const systemdServiceSchema = z
   });
 
 const programSchema = z.strictObject({
-  command: z.string().min(1),
-  directory: z.string().optional().describe("default: <deploy-to>/current"),
-  user: z.string().optional(),
+  command: oneLine(z.string().min(1), "supervisor configuration"),
+  directory: oneLine(z.string(), "supervisor configuration").optional().describe("default: <deploy-to>/current"),
+  user: oneLine(z.string(), "supervisor configuration").optional(),
   environment: envMap.default({}),
   autorestart: z.union([z.boolean(), z.literal("unexpected")]).default(true),
   startsecs: z.number().int().nonnegative().optional(),

@@ -18,6 +18,28 @@ const problems = (text: string) => {
 };
 const minimal = `hosts:\n  d1:\n    address: 10.0.0.1\n    host-key: "${FP}"\n`;
 
+describe("values of line-oriented files are refused at file:line:col when they would start another line (issue #17)", () => {
+  const svc = (extra: string) => `${minimal}services:\n  app:\n    kind: systemd\n    hosts: [d1]\n    deploy-to: /srv/app\n    exec: /usr/bin/app\n${extra}`;
+  it.each([
+    ["a newline in replaces-cron.match (every line a pattern: the whole crontab removed)", svc(`    replaces-cron: { user: deployer, match: "collector\\n" }\n`), /env\.yml:\d+:\d+: .*replaces-cron\.match: a newline.*crontab edit/],
+    ["a leading '-' in replaces-cron.user", svc(`    replaces-cron: { user: "-r", match: collector }\n`), /replaces-cron\.user: a user name cannot start with '-'/],
+    ["a space in a logrotate path (another pattern: /etc/passwd rotated)", svc(`    logrotate: { paths: ["/var/log/app/*.log /etc/passwd"] }\n`), /logrotate\.paths\.0: no whitespace/],
+    ["a newline in logrotate.create (a postrotate script added)", svc(`    logrotate: { paths: [/var/log/app/a.log], create: "0644 a a\\npostrotate\\n touch /tmp/x\\nendscript" }\n`), /logrotate\.create: a newline/],
+    ["a newline in an env value", svc(`    env: { A: "x\\nB=y" }\n`), /env\.A: a newline.*environment file/],
+  ])("%s", (_, text, problem) => {
+    expect(problems(text).join("\n")).toMatch(problem);
+  });
+
+  it("a newline in a supervisor program's directory (a [program:pwn] section added) is refused", () => {
+    const text = `${minimal}services:\n  app:\n    kind: supervisor\n    hosts: [d1]\n    deploy-to: /srv/app\n    programs:\n      web: { command: /usr/bin/web, directory: "/srv\\n[program:pwn]\\ncommand=/bin/sh" }\n`;
+    expect(problems(text).join("\n")).toMatch(/env\.yml:\d+:\d+: .*programs\.web\.directory: a newline.*supervisor configuration/);
+  });
+
+  it("ordinary values still validate", () => {
+    expect(problems(svc(`    replaces-cron: { user: deployer, match: darkpool_collector }\n    logrotate: { paths: [/var/log/app/*.log], create: "0644 app app" }\n    env: { A: "x y=z" }\n`))).toEqual([]);
+  });
+});
+
 describe("environment files", () => {
   it("every committed example validates", () => {
     const files = readdirSync("environments").filter((f) => f.endsWith(".yml"));
