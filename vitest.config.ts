@@ -1,4 +1,5 @@
 import { defineConfig } from "vitest/config";
+import LabSequencer from "./test/lab/sequencer.js";
 
 // Three projects: pure unit tests; integration tests against a real sshd + PostgreSQL that the
 // harness starts on 127.0.0.1; lab tests against systemd-nspawn hosts booted once per run, three
@@ -6,6 +7,7 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     reporters: ["default"],
+    sequence: { sequencer: LabSequencer },
     projects: [
       {
         // GitHub's workflow parser imports JSON without import attributes: let vite transform it
