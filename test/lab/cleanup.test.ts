@@ -2,7 +2,7 @@
 // whose processes were killed without `down`. Runs its own labs, then restores the shared one.
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { leftovers } from "../../src/lab/cleanup.js";
 import { down, status, up } from "../../src/lab/lab.js";
 import { labDir } from "../../src/lab/paths.js";
@@ -53,7 +53,11 @@ async function snapshot() {
   };
 }
 
-const sharedWasUp = (await status()).up;
+// read once this file holds the whole lab (another file may be rebooting or freezing a host before)
+let sharedWasUp = false;
+beforeAll(async () => {
+  sharedWasUp = (await status()).up;
+});
 
 describe("cleanup", () => {
   afterAll(async () => {
