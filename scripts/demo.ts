@@ -92,5 +92,5 @@ report.splice(2, 0, "| job | commit | result | time |\n|---|---|---|---|\n" + jo
 report.push("## Evidence, read on the hosts\n", [...evidence1, ...evidence].map((e) => `- ${e}`).join("\n") + "\n", "## `slipway status`\n", "```text\n" + statusText + "\n```\n");
 const file = path.join(ROOT, ".lab", "demo-report.md");
 writeFileSync(file, report.join("\n"));
-await scenario.github?.stop();
+await scenario.close(); // the app repository and the runs' work directories (the hosts keep the system)
 say(`done in ${formatDuration(Date.now() - t0)}. Report (the jobs' markdown summaries): ${path.relative(process.cwd(), file)}. The lab keeps running: npm run lab -- down`);

@@ -58,6 +58,8 @@ export class Scenario {
   readonly envPath: string;
   github?: FakeGitHub;
   private runId = 100;
+  /** every run's work directory (workspaces, artifacts, runner-side backups): removed by close() */
+  private readonly runDirs: string[] = [];
   private readonly labels = new Map<string, string>();
 
   /**
@@ -158,7 +160,10 @@ export class Scenario {
 
   private async run(workflow: string, o: { event: string; sha: string; inputs?: Record<string, string>; approvals?: Record<string, Approval>; log?: (line: string) => void }): Promise<RunResult> {
     this.github ??= await FakeGitHub.start();
+    const workDir = mkdtempSync(path.join(os.tmpdir(), `slipway-workflow-${this.name}-`));
+    this.runDirs.push(workDir);
     const run = await runWorkflow({
+      workDir,
       repo: this.ws,
       workflow: `.github/workflows/${workflow}`,
       event: o.event,
@@ -230,9 +235,10 @@ export class Scenario {
     return runActionAsync(action, { ...defaults, environment: this.envPath, ...inputs }, { cwd: this.ws, env });
   }
 
+  /** Stops the fake GitHub and removes the repository and every run's work directory. */
   async close(): Promise<void> {
     await this.github?.stop();
-    rmSync(this.ws, { recursive: true, force: true });
+    for (const d of [this.ws, ...this.runDirs]) rmSync(d, { recursive: true, force: true });
   }
 }
 
