@@ -32,6 +32,9 @@ export function unitText(v: string, what = "value"): string {
   return specifiers(v);
 }
 
+/** A value in double quotes as systemd unquotes it (EXTRACT_UNQUOTE|EXTRACT_CUNESCAPE): `\\` and `\"` escaped. */
+const doubleQuoted = (v: string) => `"${v.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
+
 /** Characters a command-line word may hold without quotes (systemd splits at whitespace and unquotes "…" and '…'). */
 const BARE_WORD = /^[A-Za-z0-9_@%+=:,./-]+$/;
 
@@ -43,7 +46,7 @@ const BARE_WORD = /^[A-Za-z0-9_@%+=:,./-]+$/;
  */
 export function execWord(w: string): string {
   const v = specifiers(w).replace(/\$/g, "$$$$");
-  return BARE_WORD.test(w) ? v : `"${v.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
+  return BARE_WORD.test(w) ? v : doubleQuoted(v);
 }
 
 /**
@@ -68,7 +71,7 @@ export const commandWords = (v: string) => v.split(/[ \t]+/).filter((w) => w !==
 export function environmentAssignment(key: string, value: string): string {
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) throw new Error(`Environment=: '${key}' is not a variable name`);
   carriable(value, `Environment ${key}`);
-  return `"${specifiers(`${key}=${value}`).replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
+  return doubleQuoted(specifiers(`${key}=${value}`));
 }
 
 /**
@@ -93,7 +96,7 @@ export function pathList(paths: string[], what = "path list"): string {
       carriable(p, what);
       if (!p.startsWith("/")) throw new Error(`${what}: '${p}' is not an absolute path`);
       const v = specifiers(p);
-      return /^[^\s"'\\]+$/.test(p) ? v : `"${v.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
+      return /^[^\s"'\\]+$/.test(p) ? v : doubleQuoted(v);
     })
     .join(" ");
 }

@@ -4,22 +4,15 @@
 // env precedence of the process environment, head_ref/base_ref, github.event.schedule, job.status on a
 // job timeout, secrets masked in summaries and ::add-mask::.
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
-import os from "node:os";
+import { existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { runWorkflow } from "../../src/workflow/run.js";
+import { tempDirs } from "../harness/temp.js";
 import type { EnvironmentRef, RunOptions } from "../../src/workflow/types.js";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
-const dirs: string[] = [];
-afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
-
-const tmp = (prefix: string) => {
-  const d = mkdtempSync(path.join(os.tmpdir(), prefix));
-  dirs.push(d);
-  return d;
-};
+const tmp = tempDirs();
 
 function repo(workflow: string, file = ".github/workflows/w.yml"): string {
   const dir = tmp("wf-ctx-");

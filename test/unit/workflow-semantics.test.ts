@@ -6,21 +6,14 @@
 // - ::add-mask:: there masks a value that carries a secret (masked anyway); the test below masks a value
 //   that exists only at run time and carries no secret.
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import os from "node:os";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { runWorkflow } from "../../src/workflow/run.js";
+import { tempDirs } from "../harness/temp.js";
 import type { RunOptions } from "../../src/workflow/types.js";
 
-const dirs: string[] = [];
-afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
-
-const tmp = (prefix: string) => {
-  const d = mkdtempSync(path.join(os.tmpdir(), prefix));
-  dirs.push(d);
-  return d;
-};
+const tmp = tempDirs();
 
 function repo(workflow: string): string {
   const dir = tmp("wf-sem-");
