@@ -47,8 +47,10 @@ export async function runWithContext(name: ActionName, o: ContextOptions, body: 
   // and the key is masked before any output could carry it
   for (const h of hosts) remoteTarget(loaded.env, h, o.secrets);
   const pool = RemotePool.forEnvironment(loaded.env, o.secrets, o.log);
+  // summaries and outputs are redacted by the same function as the log, whatever the body wrote
+  const out: Outputs = { set: (k, v) => o.out.set(k, o.secrets.redact(v)), summary: (md) => o.out.summary(o.secrets.redact(md)) };
   try {
-    await body({ spec, loaded, hosts, dryRun: o.dryRun, secrets: o.secrets, log: o.log, pool, input: o.input, out: o.out });
+    await body({ spec, loaded, hosts, dryRun: o.dryRun, secrets: o.secrets, log: o.log, pool, input: o.input, out });
   } finally {
     await pool.closeAll();
   }

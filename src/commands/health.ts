@@ -119,6 +119,8 @@ fi`;
 
 /** One read-only query on a SQLite file; the first column of the first row is the result. */
 export function sqliteQueryScript(o: { sqlite3: string[]; path: string; query: string; timeoutMs: number }): Shell {
+  // validate refuses it first; never let the query become a dot-command (.shell)
+  if (o.query.startsWith(".")) throw new Error("an sqlite sql check cannot start with '.' (sqlite3 would run it as a dot-command)");
   return sh`test -r ${o.path} || { echo 'cannot read' ${o.path} "as $(id -un)" >&2; exit 1; }
 ${o.sqlite3} -readonly -batch -noheader -list -cmd ${`.timeout ${Math.max(100, Math.round(o.timeoutMs))}`} ${o.path} ${o.query}`;
 }

@@ -5,6 +5,7 @@ import path from "node:path";
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from "yaml";
 import type * as z from "zod";
 import { inWorkspace, workspace } from "./paths.js";
+import { calendarProblem } from "./calendar.js";
 import { environmentSchema, type Environment } from "./schema.js";
 
 export interface ConfigProblem {
@@ -66,12 +67,19 @@ export function parseEnvironment(text: string, file: string): Environment {
   const issues: { path: PropertyKey[]; message: string; key?: string }[] = [];
   if (!result.success) issues.push(...flattenIssues(result.error.issues));
   issues.push(...crossReferenceIssues(data));
+  // calendar events systemd would refuse (asked only for values whose characters already passed)
+  if (result.success || !issues.some((i) => i.path.includes("timer")))
+    for (const [s, service] of Object.entries((data as { services?: Record<string, { timer?: { "on-calendar"?: unknown } }> }).services ?? {})) {
+      const calendar = service?.timer?.["on-calendar"];
+      const why = typeof calendar === "string" ? calendarProblem(calendar) : undefined;
+      if (why) issues.push({ path: ["services", s, "timer", "on-calendar"], message: why });
+    }
 
   for (const issue of issues) {
     const offset = locate(doc, issue.path, issue.key);
     const { line, col } = at(offset);
-    const where = issue.path.length ? `${issue.path.join(".")}${issue.key ? "." + issue.key : ""}: ` : issue.key ? `${issue.key}: ` : "";
-    problems.push({ file, line, col, message: where + issue.message });
+    const where = [...issue.path, ...(issue.key !== undefined ? [issue.key] : [])].map((p) => (plainKey(String(p)) ? String(p) : JSON.stringify(String(p)))).join(".");
+    problems.push({ file, line, col, message: (where ? `${where}: ` : "") + issue.message });
   }
   if (problems.length > 0) {
     problems.sort((a, b) => a.line - b.line || a.col - b.col);
@@ -80,12 +88,21 @@ export function parseEnvironment(text: string, file: string): Environment {
   return (result as { data: Environment }).data;
 }
 
+/** A key printed as is when it is plain; otherwise quoted, so that a newline or a space in it cannot garble the message. */
+const plainKey = (k: string) => /^[A-Za-z0-9_.@:-]+$/.test(k);
+const shown = (k: string) => (plainKey(k) ? `'${k}'` : JSON.stringify(k));
+
 /** One entry per problem; an unknown-keys issue becomes one entry per key, located at that key. */
 function flattenIssues(issues: z.core.$ZodIssue[]): { path: PropertyKey[]; message: string; key?: string }[] {
   const out: { path: PropertyKey[]; message: string; key?: string }[] = [];
   for (const issue of issues) {
     if (issue.code === "unrecognized_keys") {
-      for (const key of issue.keys) out.push({ path: issue.path, key, message: `unknown key '${key}' (a typo? allowed keys are in environments/schema.json)` });
+      for (const key of issue.keys) out.push({ path: issue.path, key, message: `unknown key ${shown(key)} (a typo? allowed keys are in environments/schema.json)` });
+    } else if (issue.code === "invalid_key") {
+      // a map key that breaks its rule: located at the key itself (not at its value, lines below)
+      const key = issue.path.at(-1);
+      const why = issue.issues.map((i) => i.message).join("; ");
+      out.push({ path: issue.path.slice(0, -1), key: String(key), message: `the name ${shown(String(key))} is not allowed: ${why}` });
     } else if (issue.code === "invalid_union" && "discriminator" in issue && issue.discriminator) {
       out.push({ path: issue.path, message: issue.message });
     } else if (issue.code === "invalid_union" && issue.errors.length > 0) {
@@ -165,6 +182,13 @@ function crossReferenceIssues(data: unknown): { path: PropertyKey[]; message: st
     if (typeof check.database === "string" && !(check.database in databases))
       out.push({ path: ["checks", i, "database"], message: `unknown database '${check.database}'` });
     if (check.sql !== undefined && check.database === undefined) out.push({ path: ["checks", i], message: "an sql check needs database:" });
+    const engine = typeof check.database === "string" ? obj(databases[check.database]).engine : undefined;
+    // the query must stay SQL: sqlite3 runs an argument starting with '.' as a dot-command (.shell),
+    // psql runs a backslash outside quotes as one of its own commands (\! is a shell)
+    if (typeof check.sql === "string" && engine === "sqlite" && check.sql.startsWith("."))
+      out.push({ path: ["checks", i, "sql"], message: "sqlite3 would run a query starting with '.' as one of its dot-commands (.shell, .system), not as SQL: write the SQL statement itself" });
+    if (typeof check.sql === "string" && engine === "postgres" && check.sql.includes("\\"))
+      out.push({ path: ["checks", i, "sql"], message: "psql reads a backslash as one of its own commands (\\! runs a shell): write the query without one (chr(92) gives a backslash in a string)" });
     if (check.sql !== undefined && check.expect === undefined) out.push({ path: ["checks", i], message: "an sql check needs expect: (e.g. '> 0')" });
     if (check["file-fresh"] !== undefined && check.within === undefined) out.push({ path: ["checks", i], message: "a file-fresh check needs within: (e.g. 5m)" });
   });

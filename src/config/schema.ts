@@ -297,8 +297,12 @@ export const postgresSchema = z
     on: dbOn.optional(),
     "url-secret": secretName.optional().describe("secret holding a postgres:// URL (managed database)"),
     via: name.optional().describe("with url-secret: tunnel through this host"),
-    name: z.string().min(1),
-    user: z.string().min(1).default("postgres"),
+    name: z
+      .string()
+      .min(1)
+      .refine((v) => !v.includes("=") && !/^postgres(ql)?:\/\//.test(v), "libpq reads a database name holding '=' or starting with postgres:// as a connection string (other hosts, users, options): give the plain database name")
+      .refine((v) => !/[\0\n\r]/.test(v), "a database name cannot hold a newline or NUL"),
+    user: z.string().min(1).refine((v) => !/[\0\n\r]/.test(v) && !v.startsWith("-"), "a role name without newline or NUL, not starting with '-'").default("postgres"),
     "password-secret": secretName.optional(),
     tls: z.enum(["disable", "require", "verify-full"]).optional(),
     version: z.number().int().min(9).optional().describe("server major version, to pick pg_dump-<major>"),
@@ -327,9 +331,9 @@ export const checkSchema = z
     tcp: z.string().regex(/^[^\s:]+:\d+$/, "host:port").optional(),
     command: z.string().min(1).optional(),
     systemd: checkUnit.optional(),
-    supervisor: z.string().min(1).optional(),
-    compose: z.string().min(1).optional(),
-    sql: z.string().min(1).optional(),
+    supervisor: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*(:([A-Za-z0-9][A-Za-z0-9_.-]*|\*))?$/, "a supervisor program, group:program or group:* (names as in programs:; never a leading '-', which supervisorctl reads as an option)").optional(),
+    compose: name.optional().describe("a service of a compose stack"),
+    sql: z.string().min(1).optional().describe("one read-only query; its first column of the first row is compared with expect"),
     "file-fresh": z.string().min(1).optional(),
     "file-absent": z.string().min(1).optional(),
     memory: z.strictObject({ unit: checkUnit, max: z.string().regex(/^\d+[KMGT]?$/) }).optional(),

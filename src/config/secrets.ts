@@ -7,6 +7,9 @@
 
 type Masker = (value: string) => void;
 
+/** A shorter secret is refused: masking "abc" would hide every "abc" of a log, and not masking it would leak it. */
+export const MIN_SECRET_LENGTH = 8;
+
 export class Secrets {
   private readonly values = new Set<string>();
   private maskers: Masker[] = [];
@@ -49,6 +52,10 @@ export class Secrets {
     if (value === undefined)
       throw new Error(
         `secret ${name} (needed for ${usedFor}) is not set: map it in the workflow step, e.g. env: { ${name}: \${{ secrets.${name} }} } or env: { SLIPWAY_SECRETS: \${{ toJSON(secrets) }} }, and check that the repository or environment has a secret named ${name} (from a terminal: export ${name})`,
+      );
+    if (value.trim().length < MIN_SECRET_LENGTH)
+      throw new Error(
+        `secret ${name} (needed for ${usedFor}) is only ${value.trim().length} character(s) long: a value that short cannot be masked in logs and summaries without masking ordinary text, and is too weak for a credential; use at least ${MIN_SECRET_LENGTH} characters`,
       );
     this.register(value);
     return value;

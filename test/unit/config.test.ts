@@ -139,3 +139,25 @@ describe("environment files", () => {
     expect(validate(parse(minimal + "polcy: {}\n"))).toBe(false);
   });
 });
+
+describe("what validate can see it refuses, at file:line:col (issue #17)", () => {
+  const dbs = `databases:\n  pg: { engine: postgres, on: { host: d1 }, name: app }\n  lite: { engine: sqlite, on: { host: d1 }, path: /srv/app/app.db }\n`;
+  it.each([
+    ["an sqlite sql check starting with '.' (.shell runs despite -readonly)", `${minimal}${dbs}checks:\n  - sql: ".shell touch /tmp/pwned"\n    database: lite\n    expect: "= 0"\n`, "env.yml:9:10: checks.0.sql: sqlite3 would run a query starting with '.' as one of its dot-commands"],
+    ["a backslash in a postgres sql check (psql's \\! runs a shell)", `${minimal}${dbs}checks:\n  - sql: "select 1 \\\\! touch /tmp/pwned"\n    database: pg\n    expect: "= 1"\n`, "env.yml:9:10: checks.0.sql: psql reads a backslash as one of its own commands"],
+    ["a postgres name with '=' (libpq reads a connection string)", `${minimal}databases:\n  pg: { engine: postgres, on: { host: d1 }, name: "app host=evil.example" }\n`, "env.yml:6:51: databases.pg.name: libpq reads a database name holding '='"],
+    ["a postgres name that is a URL", `${minimal}databases:\n  pg: { engine: postgres, on: { host: d1 }, name: "postgres://evil/app" }\n`, "databases.pg.name: libpq reads"],
+    ["a supervisor check starting with '-' (an option of supervisorctl)", `${minimal}checks:\n  - supervisor: "-c/etc/evil.conf"\n`, "env.yml:6:17: checks.0.supervisor: a supervisor program"],
+    ["a calendar event systemd cannot read", `${minimal}services:\n  app:\n    kind: systemd\n    hosts: [d1]\n    deploy-to: /srv/app\n    exec: /usr/bin/app\n    timer: { on-calendar: "Mon..Fry 09:00" }\n`, "env.yml:11:27: services.app.timer.on-calendar: systemd cannot read this calendar event"],
+    ["a service name with a newline: at the key, quoted", `${minimal}services:\n  "app\\nx":\n    kind: systemd\n    hosts: [d1]\n    deploy-to: /srv/app\n    exec: /usr/bin/app\n`, `env.yml:6:3: services."app\\nx": the name "app\\nx" is not allowed: names use letters`],
+    ["an unknown key with a newline: quoted", `${minimal}policy:\n  "keep\\nreleases": 3\n`, `env.yml:6:3: policy."keep\\nreleases": unknown key "keep\\nreleases"`],
+  ])("%s", (_, text, problem) => {
+    const found = problems(text);
+    expect(found.join("\n")).toContain(problem);
+    for (const p of found) expect(p).not.toMatch(/\n/);
+  });
+
+  it("the same checks with ordinary values validate", () => {
+    expect(problems(`${minimal}${dbs}checks:\n  - sql: "select count(*) from t where s = 'a\\\\b'"\n    database: lite\n    expect: "> 0"\n  - sql: select 1\n    database: pg\n    expect: "= 1"\n  - supervisor: "trading:*"\n  - compose: timescaledb\n`)).toEqual([]);
+  });
+});

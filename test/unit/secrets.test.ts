@@ -64,3 +64,33 @@ describe("secrets", () => {
     expect(masked).toContain("token-value");
   });
 });
+
+describe("secrets never reach a summary or an output (issue #17)", () => {
+  it("refuses a secret shorter than 8 characters, naming it and never its value", () => {
+    for (const short of ["a", "abc", "1234567", "  abc  "]) {
+      const secrets = new Secrets({ DB_PASSWORD: short });
+      expect(() => secrets.get("DB_PASSWORD", "db")).toThrow(/^secret DB_PASSWORD \(needed for db\) is only \d character\(s\) long: .* use at least 8 characters$/);
+    }
+    expect(new Secrets({ DB_PASSWORD: "12345678" }).get("DB_PASSWORD", "db")).toBe("12345678");
+  });
+
+  it("a summary and an output an action writes are redacted by the same function as its log", async () => {
+    const { runWithContext } = await import("../../src/actions/run-action.js");
+    const { parseEnvironment } = await import("../../src/config/load.js");
+    const env = parseEnvironment("hosts:\n  d1: { address: 10.0.0.1, host-key: 'SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s' }\n", "environments/x.yml");
+    const secrets = new Secrets({ SLIPWAY_SSH_KEY: "-----BEGIN KEY-----\nAAAAkeylinekeyline\n-----END KEY-----", DB_PASSWORD: "hunter2-hunter2" });
+    const written: string[] = [];
+    const outputs: [string, string][] = [];
+    await runWithContext(
+      "verify-health",
+      { environment: { name: "x", file: "environments/x.yml", env }, hosts: [], dryRun: false, input: () => "", secrets, log: memoryLog(secrets), out: { set: (k, v) => void outputs.push([k, v]), summary: async (md) => void written.push(md) } },
+      async (ctx) => {
+        const pw = ctx.secrets.get("DB_PASSWORD", "db");
+        await ctx.out.summary(`| db | ${pw} | ${Buffer.from(pw).toString("base64")} |`);
+        ctx.out.set("dsn", `postgres://app:${pw}@db/app`);
+      },
+    );
+    expect(written).toEqual(["| db | *** | *** |"]);
+    expect(outputs).toEqual([["dsn", "postgres://app:***@db/app"]]);
+  });
+});
