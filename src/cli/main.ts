@@ -6,7 +6,8 @@ import { ConfigError, formatProblem, loadEnvironment } from "../config/load.js";
 import { backupBody, migrateBody } from "../actions/database.js";
 import { verifyHealthBody } from "../actions/health.js";
 import { rollbackBody } from "../actions/rollback.js";
-import { existsSync, readdirSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { renderEnvironment } from "../operations/render.js";
 import path from "node:path";
 // bundled into dist/cli at build time: the version of the package the bundle was built from
 import packageJson from "../../package.json" with { type: "json" };
@@ -67,6 +68,27 @@ program
     const { env } = loadEnvironment(ref);
     const kinds = new Set(Object.values(env.services).map((s) => s.kind));
     for (const kind of ["systemd", "supervisor", "compose"] as const) console.log(`${kind}=${kinds.has(kind)}`);
+  });
+
+program
+  .command("render")
+  .description("write every file a deploy would install (units, timers, supervisor conf, logrotate, env files, the crontab edit) under DIR/<host>/<path on the host>, without any SSH; secret values are placeholders")
+  .argument("<env>", "environment name or path")
+  .option("--service <name>", "only this service")
+  .option("--host <name>", "only this host")
+  .option("--out <dir>", "where to write", "slipway-render")
+  .action((ref: string, opts: { service?: string; host?: string; out: string }) => {
+    const { env } = loadEnvironment(ref);
+    const files = renderEnvironment(env, opts);
+    for (const f of files) {
+      // DIR/<host>/<absolute path>: the host name and the path come from a validated file, never '..'
+      const dest = path.join(opts.out, f.host, f.path.replace(/^\/+/, ""));
+      mkdirSync(path.dirname(dest), { recursive: true });
+      writeFileSync(dest, f.text, { mode: f.mode });
+      chmodSync(dest, f.mode);
+      console.log(`${dest}  ${f.what} of ${f.service} (mode ${f.mode.toString(8).padStart(4, "0")})`);
+    }
+    if (files.length === 0) console.log(`nothing to render${opts.service ? ` for service ${opts.service}` : ""}${opts.host ? ` on host ${opts.host}` : ""}`);
   });
 
 program

@@ -155,3 +155,91 @@ describe("slipway's version, validate without arguments, verify and rollback (is
     });
   });
 });
+
+describe("slipway render (issue #17): every file a deploy installs, offline", () => {
+  const FP = "SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s";
+  const envYml = `hosts:
+  d1: { address: 10.0.0.1, host-key: "${FP}", sudo: true }
+  d2: { address: 10.0.0.2, host-key: "${FP}" }
+services:
+  job:
+    kind: systemd
+    hosts: [d1, d2]
+    deploy-to: /srv/job
+    exec: venv/bin/python -m job
+    env: { MODE: "a \\"quoted\\" $value" }
+    secret-env: { DB_PASSWORD: JOB_DB_PASSWORD }
+    timer: { on-calendar: "*:0/5" }
+    replaces-cron: { user: deployer, match: job.py }
+    logrotate: { paths: [/var/log/job/*.log] }
+  workers:
+    kind: supervisor
+    hosts: [d2]
+    deploy-to: /srv/workers
+    secret-env: { TOKEN: WORKERS_TOKEN }
+    programs:
+      w: { command: venv/bin/python -m w }
+  stack:
+    kind: compose
+    hosts: [d1]
+    deploy-to: /srv/stack
+    files: [compose.yml]
+    env: { TZ: UTC }
+`;
+  const SECRET = "s3cret-value-never-written";
+  const repo = mkdtempSync(path.join(os.tmpdir(), "slipway-render-"));
+  mkdirSync(path.join(repo, "environments"));
+  writeFileSync(path.join(repo, "environments", "app.yml"), envYml);
+  const run = (args: string[]) => spawnSync(process.execPath, [path.join(ROOT, "dist/cli/index.js"), ...args], { cwd: repo, encoding: "utf8", timeout: 60_000, env: { ...process.env, JOB_DB_PASSWORD: SECRET, SLIPWAY_SECRETS: JSON.stringify({ WORKERS_TOKEN: SECRET }) } });
+  const files = (dir: string) => spawnSync("find", [dir, "-type", "f", "-printf", "%P %m\n"], { encoding: "utf8" }).stdout.trim().split("\n").sort();
+
+  it("writes units, timer, EnvironmentFile, crontab edit, logrotate, supervisor conf and .env under DIR/<host>/<path>, with the deploy's modes, secrets as placeholders", () => {
+    const r = run(["render", "app", "--out", "out"]);
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    const out = path.join(repo, "out");
+    expect(files(out)).toEqual([
+      "d1/_slipway/crontab-edit-job.sh 644",
+      "d1/etc/logrotate.d/slipway-job 644",
+      "d1/etc/systemd/system/job.service 644",
+      "d1/etc/systemd/system/job.timer 644",
+      "d1/srv/job/releases/RELEASE/_slipway/env 600",
+      "d1/srv/stack/releases/RELEASE/.env 600",
+      "d2/_slipway/crontab-edit-job.sh 644",
+      "d2/etc/logrotate.d/slipway-job 644",
+      "d2/etc/supervisor/conf.d/workers.conf 600",
+      "d2/etc/systemd/system/job.service 644",
+      "d2/etc/systemd/system/job.timer 644",
+      "d2/srv/job/releases/RELEASE/_slipway/env 600",
+    ]);
+    expect(r.stdout.trim().split("\n")).toHaveLength(12);
+    expect(r.stdout).toContain("out/d2/etc/supervisor/conf.d/workers.conf  supervisor programs of workers (mode 0600)");
+    const read = (f: string) => readFileSync(path.join(out, f), "utf8");
+    expect(read("d1/srv/job/releases/RELEASE/_slipway/env")).toBe('MODE="a \\"quoted\\" \\$value"\nDB_PASSWORD="<secret JOB_DB_PASSWORD>"\n');
+    expect(read("d1/etc/systemd/system/job.service")).toContain("ExecStart=/srv/job/current/venv/bin/python -m job\n");
+    expect(read("d1/etc/systemd/system/job.service")).toContain("EnvironmentFile=/srv/job/current/_slipway/env\n");
+    expect(read("d2/etc/supervisor/conf.d/workers.conf")).toContain("<secret WORKERS_TOKEN>");
+    // the host's sudo setting reaches the crontab edit
+    expect(read("d1/_slipway/crontab-edit-job.sh")).toContain("sudo -n crontab -u deployer");
+    expect(read("d2/_slipway/crontab-edit-job.sh")).not.toContain("sudo");
+    for (const f of files(out)) expect(read(f.split(" ")[0]!)).not.toContain(SECRET);
+    expect(r.stdout).not.toContain(SECRET);
+  });
+
+  it("--service and --host narrow it; an unknown one is named", () => {
+    const r = run(["render", "app", "--service", "job", "--host", "d2", "--out", "one"]);
+    expect(r.status).toBe(0);
+    expect(files(path.join(repo, "one"))).toEqual(["d2/_slipway/crontab-edit-job.sh 644", "d2/etc/logrotate.d/slipway-job 644", "d2/etc/systemd/system/job.service 644", "d2/etc/systemd/system/job.timer 644", "d2/srv/job/releases/RELEASE/_slipway/env 600"]);
+    const bad = run(["render", "app", "--service", "jbo", "--out", "none"]);
+    expect(bad.status).toBe(1);
+    expect(bad.stderr.trim()).toBe("error: no service jbo (services: job, workers, stack) in this environment");
+  });
+
+  it("an invalid file is refused at file:line:col and nothing is written", () => {
+    writeFileSync(path.join(repo, "environments", "bad.yml"), envYml.replace("on-calendar: \"*:0/5\"", "on-calendar: \"Mon..Fry 9:00\""));
+    const r = run(["render", "bad", "--out", "bad-out"]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^environments\/bad\.yml:12:27: services\.job\.timer\.on-calendar: systemd cannot read this calendar event/);
+    expect(spawnSync("test", ["-e", path.join(repo, "bad-out")]).status).toBe(1);
+  });
+});
