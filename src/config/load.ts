@@ -47,11 +47,12 @@ export function loadEnvironment(ref: string, root = workspace()): LoadedEnvironm
   if (!existsSync(file)) throw new Error(`environment file not found: ${file} (from '${ref}')`);
   const rel = path.relative(root, file);
   const shown = rel && !rel.startsWith("..") ? rel : file;
-  const env = parseEnvironment(readFileSync(file, "utf8"), shown);
+  const env = parseEnvironment(readFileSync(file, "utf8"), shown, root);
   return { name: env.name ?? path.basename(file).replace(/\.ya?ml$/, ""), file: shown, env };
 }
 
-export function parseEnvironment(text: string, file: string): Environment {
+/** Parse and validate; with `root` (the repository), what the file names there is checked too. */
+export function parseEnvironment(text: string, file: string, root?: string): Environment {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   const at = (offset: number) => lines.linePos(offset);
@@ -67,6 +68,7 @@ export function parseEnvironment(text: string, file: string): Environment {
   const issues: { path: PropertyKey[]; message: string; key?: string }[] = [];
   if (!result.success) issues.push(...flattenIssues(result.error.issues));
   issues.push(...crossReferenceIssues(data));
+  if (root !== undefined) issues.push(...repositoryIssues(data, root));
   // calendar events systemd would refuse (asked only for values whose characters already passed)
   if (result.success || !issues.some((i) => i.path.includes("timer")))
     for (const [s, service] of Object.entries((data as { services?: Record<string, { timer?: { "on-calendar"?: unknown } }> }).services ?? {})) {
@@ -141,6 +143,30 @@ function child(node: Node | null, part: PropertyKey): { key: Node | null; value:
     if (item) return { key: null, value: item };
   }
   return undefined;
+}
+
+/**
+ * What the file names in the repository: a compose database-service must be a service of the
+ * stack's compose files (checked when the files are already there; a release built later in the
+ * workflow is checked by the deploy, before anything changes).
+ */
+function repositoryIssues(data: unknown, root: string): { path: PropertyKey[]; message: string }[] {
+  const out: { path: PropertyKey[]; message: string }[] = [];
+  const services = (data as { services?: Record<string, Record<string, unknown>> })?.services ?? {};
+  for (const [name, svc] of Object.entries(services)) {
+    const db = svc?.["database-service"];
+    const files = svc?.files;
+    if (svc?.kind !== "compose" || typeof db !== "string" || typeof svc.release !== "string" || !Array.isArray(files)) continue;
+    const paths = files.map((f) => path.join(root, svc.release as string, String(f)));
+    if (!paths.every((f) => existsSync(f))) continue;
+    const names = new Set<string>();
+    for (const f of paths) {
+      const doc = parseDocument(readFileSync(f, "utf8")).toJS() as { services?: Record<string, unknown> } | null;
+      for (const k of Object.keys(doc?.services ?? {})) names.add(k);
+    }
+    if (!names.has(db)) out.push({ path: ["services", name, "database-service"], message: `'${db}' is not a service of ${files.join(", ")} (services: ${[...names].join(", ") || "none"}): name the stack's database service` });
+  }
+  return out;
 }
 
 /** References between sections: every host, database and service named must exist. */

@@ -161,3 +161,26 @@ describe("what validate can see it refuses, at file:line:col (issue #17)", () =>
     expect(problems(`${minimal}${dbs}checks:\n  - sql: "select count(*) from t where s = 'a\\\\b'"\n    database: lite\n    expect: "> 0"\n  - sql: select 1\n    database: pg\n    expect: "= 1"\n  - supervisor: "trading:*"\n  - compose: timescaledb\n`)).toEqual([]);
   });
 });
+
+describe("what the file names in the repository (issue #17: refused at validate, not first at deploy)", () => {
+  it("a compose database-service that is not a service of the stack's files, at its line", async () => {
+    const { mkdtempSync, mkdirSync, writeFileSync } = await import("node:fs");
+    const os = await import("node:os");
+    const root = mkdtempSync(path.join(os.tmpdir(), "slipway-dbsvc-"));
+    mkdirSync(path.join(root, "stack"));
+    writeFileSync(path.join(root, "stack", "compose.yml"), "services:\n  db: { image: postgres }\n  app: { image: app }\n");
+    const text = (db: string) => `${minimal}services:\n  s:\n    kind: compose\n    hosts: [d1]\n    deploy-to: /srv/s\n    release: stack\n    files: [compose.yml]\n    database-service: ${db}\n`;
+    const at = (t: string) => {
+      try {
+        parseEnvironment(t, "env.yml", root);
+        return [];
+      } catch (e) {
+        return (e as ConfigError).problems.map(formatProblem);
+      }
+    };
+    expect(at(text("timescaledb"))).toEqual(["env.yml:12:23: services.s.database-service: 'timescaledb' is not a service of compose.yml (services: db, app): name the stack's database service"]);
+    expect(at(text("db"))).toEqual([]);
+    // files not there yet (a release built later in the workflow): the deploy checks it
+    expect(at(text("timescaledb").replace("release: stack", "release: build"))).toEqual([]);
+  });
+});
