@@ -105,6 +105,7 @@ export async function runAction(name: ActionName, body: ActionBody): Promise<voi
       }
       throw e;
     }
+    for (const w of loaded.warnings ?? []) core.warning(w.message, { title: "environment file", file: w.file, startLine: w.line, startColumn: w.col });
     const out: Outputs = { set: (k, v) => core.setOutput(k, v), summary: async (md) => void (await core.summary.addRaw(md).write()) };
     await runWithContext(name, { environment: loaded, hosts: listInput(core.getInput("hosts")), dryRun, input: (n) => core.getInput(n), secrets, log, out }, body);
   } catch (e) {

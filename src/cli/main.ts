@@ -22,6 +22,7 @@ import { terminalLog } from "../report/log.js";
 import { hostFingerprints } from "../remote/fingerprint.js";
 import { driftReport, type DriftTarget } from "./drift.js";
 import { registerGithub } from "./github.js";
+import { registerInit } from "./init.js";
 
 const program = new Command("slipway")
   .description("GitOps deploys over SSH: back up, migrate, deploy, verify and roll back from environment files.")
@@ -38,8 +39,9 @@ program
     let failed = 0;
     for (const ref of envs) {
       try {
-        const { file, env } = loadEnvironment(ref);
-        console.log(`${file}: ok (${Object.keys(env.hosts).length} hosts, ${Object.keys(env.services).length} services, ${Object.keys(env.databases).length} databases, ${env.checks.length} checks)`);
+        const { file, env, warnings = [] } = loadEnvironment(ref);
+        for (const w of warnings) console.error(formatProblem(w));
+        console.log(`${file}: ok${warnings.length ? ` with ${warnings.length} warning${warnings.length === 1 ? "" : "s"}` : ""} (${Object.keys(env.hosts).length} hosts, ${Object.keys(env.services).length} services, ${Object.keys(env.databases).length} databases, ${env.checks.length} checks)`);
       } catch (e) {
         failed++;
         if (e instanceof ConfigError) {
@@ -241,6 +243,7 @@ program
   });
 
 registerGithub(program);
+registerInit(program);
 
 program.parseAsync(process.argv).catch((e: Error) => {
   if (e instanceof ConfigError) for (const p of e.problems) console.error(formatProblem(p));

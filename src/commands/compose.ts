@@ -1,6 +1,7 @@
 // docker compose on a host, as scripts: find the compose command (v2 plugin or v1 binary, Synology's
 // /usr/local/bin, sudo -n when the socket is root's), build/pull and pin every image by id, wait
 // until every service runs (and is healthy where it has a healthcheck), logs of what did not.
+import { withHeredoc } from "./postgres.js";
 import { sh, Shell } from "./quote.js";
 
 /** How compose and docker are invoked on one host (argv prefixes, sudo included). */
@@ -62,6 +63,26 @@ export function composeCommand(marks: (name: string) => string | undefined): Com
 /** compose argv for a project in a release directory, with its files and optional override files. */
 export function composeArgs(c: ComposeCommand, o: { project: string; dir: string; files: string[]; overrides?: string[] }): string[] {
   return [...c.compose, "-p", o.project, "--project-directory", o.dir, ...[...o.files.map((f) => `${o.dir}/${f}`), ...(o.overrides ?? [])].flatMap((f) => ["-f", f])];
+}
+
+/** Write `text` to a file only its owner can read: created under umask 077 (a secret, or what is derived from one). */
+export function privateFileScript(file: string, text: string): Shell {
+  return sh`(umask 077
+${withHeredoc(sh`cat > ${file}`, text)}
+)`;
+}
+
+/**
+ * `compose config` of a release into the staged directory, then printed (base64) after
+ * `slipway:config`. The config holds every interpolated secret, compose's stderr may quote them:
+ * both are created 0600 (umask 077); on failure, stderr without the lines naming a password or secret.
+ */
+export function composeConfigScript(args: string[], o: { dir: string; staged: string; files: string[] }): Shell {
+  const out = `${o.staged}/compose.config.yml`;
+  const err = `${o.staged}/compose.config.err`;
+  return sh`cd ${o.dir}
+(umask 077; ${args} config > ${out} 2> ${err}) || { echo ${`compose rejected ${o.files.join(", ")}:`} >&2; grep -v -i -e password -e secret ${err} | tail -n 20 >&2; exit 1; }
+echo slipway:config; base64 -w0 ${out}; echo`;
 }
 
 /** A compose override that sets each service's image (a build tag or a pinned image id). */

@@ -1,10 +1,11 @@
 // Loading an environment file: YAML syntax, schema and cross-references are all checked, and
 // EVERY problem is reported at once with file:line:col (the CLI prints them, actions annotate).
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from "yaml";
-import type * as z from "zod";
+import * as z from "zod";
 import { inWorkspace, workspace } from "./paths.js";
+import { readMigrations } from "../operations/migrations.js";
 import { calendarProblem } from "./calendar.js";
 import { environmentSchema, type Environment } from "./schema.js";
 
@@ -32,6 +33,8 @@ export interface LoadedEnvironment {
   name: string;
   file: string;
   env: Environment;
+  /** what is allowed but probably a mistake (file:line:col, like the errors) */
+  warnings?: ConfigProblem[];
 }
 
 /** `production` means environments/production.yml under `root`; anything with a slash or .yml/.yaml is a path. */
@@ -47,12 +50,17 @@ export function loadEnvironment(ref: string, root = workspace()): LoadedEnvironm
   if (!existsSync(file)) throw new Error(`environment file not found: ${file} (from '${ref}')`);
   const rel = path.relative(root, file);
   const shown = rel && !rel.startsWith("..") ? rel : file;
-  const env = parseEnvironment(readFileSync(file, "utf8"), shown, root);
-  return { name: env.name ?? path.basename(file).replace(/\.ya?ml$/, ""), file: shown, env };
+  const { env, warnings } = checkEnvironment(readFileSync(file, "utf8"), shown, root);
+  return { name: env.name ?? path.basename(file).replace(/\.ya?ml$/, ""), file: shown, env, warnings };
 }
 
 /** Parse and validate; with `root` (the repository), what the file names there is checked too. */
 export function parseEnvironment(text: string, file: string, root?: string): Environment {
+  return checkEnvironment(text, file, root).env;
+}
+
+/** parseEnvironment, and the warnings: what is allowed but probably a mistake. */
+export function checkEnvironment(text: string, file: string, root?: string): { env: Environment; warnings: ConfigProblem[] } {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   const at = (offset: number) => lines.linePos(offset);
@@ -65,10 +73,14 @@ export function parseEnvironment(text: string, file: string, root?: string): Env
 
   const data: unknown = doc.toJS() ?? {};
   const result = environmentSchema.safeParse(data);
-  const issues: { path: PropertyKey[]; message: string; key?: string }[] = [];
-  if (!result.success) issues.push(...flattenIssues(result.error.issues));
+  const issues: Issue[] = [];
+  if (!result.success) issues.push(...flattenIssues(result.error.issues, data));
   issues.push(...crossReferenceIssues(data));
   if (root !== undefined) issues.push(...repositoryIssues(data, root));
+  const base = path.basename(file).replace(/\.ya?ml$/, "");
+  const declared = (data as { name?: unknown })?.name;
+  if (typeof declared === "string" && declared !== base && /^[A-Za-z0-9_.-]+$/.test(base))
+    issues.push({ path: ["name"], warning: true, message: `name '${declared}' differs from the file name '${base}': workflows and \`slipway <verb> ${base}\` call it ${base}, while the ledger, summaries and deployments say ${declared}; rename one of them` });
   // calendar events systemd would refuse (asked only for values whose characters already passed)
   if (result.success || !issues.some((i) => i.path.includes("timer")))
     for (const [s, service] of Object.entries((data as { services?: Record<string, { timer?: { "on-calendar"?: unknown } }> }).services ?? {})) {
@@ -77,29 +89,77 @@ export function parseEnvironment(text: string, file: string, root?: string): Env
       if (why) issues.push({ path: ["services", s, "timer", "on-calendar"], message: why });
     }
 
+  const warnings: ConfigProblem[] = [];
   for (const issue of issues) {
     const offset = locate(doc, issue.path, issue.key);
     const { line, col } = at(offset);
     const where = [...issue.path, ...(issue.key !== undefined ? [issue.key] : [])].map((p) => (plainKey(String(p)) ? String(p) : JSON.stringify(String(p)))).join(".");
-    problems.push({ file, line, col, message: (where ? `${where}: ` : "") + issue.message });
+    (issue.warning ? warnings : problems).push({ file, line, col, message: (issue.warning ? "warning: " : "") + (where ? `${where}: ` : "") + issue.message });
   }
-  if (problems.length > 0) {
-    problems.sort((a, b) => a.line - b.line || a.col - b.col);
-    throw new ConfigError(file, problems);
-  }
-  return (result as { data: Environment }).data;
+  const byPlace = (a: ConfigProblem, b: ConfigProblem) => a.line - b.line || a.col - b.col;
+  if (problems.length > 0) throw new ConfigError(file, problems.sort(byPlace));
+  return { env: (result as { data: Environment }).data, warnings: warnings.sort(byPlace) };
+}
+
+/** A problem found at a path of the file (or at one of its keys); a warning does not fail validation. */
+interface Issue {
+  path: PropertyKey[];
+  message: string;
+  key?: string;
+  warning?: boolean;
 }
 
 /** A key printed as is when it is plain; otherwise quoted, so that a newline or a space in it cannot garble the message. */
 const plainKey = (k: string) => /^[A-Za-z0-9_.@:-]+$/.test(k);
 const shown = (k: string) => (plainKey(k) ? `'${k}'` : JSON.stringify(k));
 
+type JsonSchema = { properties?: Record<string, JsonSchema>; additionalProperties?: JsonSchema | boolean; items?: JsonSchema; anyOf?: JsonSchema[]; oneOf?: JsonSchema[]; allOf?: JsonSchema[] };
+let jsonSchema: JsonSchema | undefined;
+
+/** The keys the schema allows at a path (every branch of a union the path can go through). */
+function allowedKeys(at: PropertyKey[], data: unknown): string[] {
+  jsonSchema ??= z.toJSONSchema(environmentSchema, { io: "input", unrepresentable: "any" }) as JsonSchema;
+  const branches = (s: JsonSchema): JsonSchema[] => [s, ...[...(s.anyOf ?? []), ...(s.oneOf ?? []), ...(s.allOf ?? [])].flatMap(branches)];
+  let nodes = branches(jsonSchema);
+  let value = data;
+  for (const part of at) {
+    value = (value as Record<PropertyKey, unknown> | undefined)?.[part];
+    nodes = nodes.flatMap((n) => {
+      const next = typeof part === "number" ? n.items : (n.properties?.[String(part)] ?? (typeof n.additionalProperties === "object" ? n.additionalProperties : undefined));
+      return next ? branches(next) : [];
+    });
+  }
+  // a union told apart by kind: or engine: (services, databases): only the branch the value names
+  const own = nodes.filter((n) => ["kind", "engine"].some((d) => (n.properties?.[d] as { const?: unknown } | undefined)?.const === (value as Record<string, unknown> | undefined)?.[d] && (value as Record<string, unknown>)?.[d] !== undefined));
+  return [...new Set((own.length ? own : nodes).flatMap((n) => Object.keys(n.properties ?? {})))].sort();
+}
+
+/** The allowed key closest to a typo (edit distance at most 2, or a third of its length). */
+function nearest(key: string, allowed: string[]): string | undefined {
+  const distance = (a: string, b: string) => {
+    let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+    for (let i = 1; i <= a.length; i++) {
+      const row = [i];
+      for (let j = 1; j <= b.length; j++) row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = row;
+    }
+    return prev[b.length]!;
+  };
+  const scored = allowed.map((k) => ({ k, d: distance(key.toLowerCase(), k.toLowerCase()) })).sort((a, b) => a.d - b.d);
+  const best = scored[0];
+  return best && best.d <= Math.max(2, Math.floor(key.length / 3)) ? best.k : undefined;
+}
+
 /** One entry per problem; an unknown-keys issue becomes one entry per key, located at that key. */
-function flattenIssues(issues: z.core.$ZodIssue[]): { path: PropertyKey[]; message: string; key?: string }[] {
+function flattenIssues(issues: z.core.$ZodIssue[], data: unknown): { path: PropertyKey[]; message: string; key?: string }[] {
   const out: { path: PropertyKey[]; message: string; key?: string }[] = [];
   for (const issue of issues) {
     if (issue.code === "unrecognized_keys") {
-      for (const key of issue.keys) out.push({ path: issue.path, key, message: `unknown key ${shown(key)} (a typo? allowed keys are in environments/schema.json)` });
+      const allowed = allowedKeys(issue.path, data);
+      for (const key of issue.keys) {
+        const near = nearest(key, allowed);
+        out.push({ path: issue.path, key, message: `unknown key ${shown(key)}${near ? `: did you mean '${near}'?` : ""} (allowed here: ${allowed.join(", ") || "see environments/schema.json"})` });
+      }
     } else if (issue.code === "invalid_key") {
       // a map key that breaks its rule: located at the key itself (not at its value, lines below)
       const key = issue.path.at(-1);
@@ -110,13 +170,41 @@ function flattenIssues(issues: z.core.$ZodIssue[]): { path: PropertyKey[]; messa
     } else if (issue.code === "invalid_union" && issue.errors.length > 0) {
       // report the branch that got furthest, rather than a bare "Invalid input"
       const best = issue.errors.reduce((a, b) => (depth(b) > depth(a) ? b : a));
-      out.push(...flattenIssues(best));
+      out.push(...flattenIssues(best, data));
+    } else if (issue.code === "invalid_type" && issue.expected === "object" && SHAPES[String(issue.path.at(-1))]) {
+      out.push({ path: issue.path, message: `expected a mapping, e.g. ${String(issue.path.at(-1))}: ${SHAPES[String(issue.path.at(-1))]}` });
+    } else if (issue.code === "invalid_type" && issue.expected === "array" && SHAPES[String(issue.path.at(-1))]) {
+      out.push({ path: issue.path, message: `expected a list, e.g. ${String(issue.path.at(-1))}: ${SHAPES[String(issue.path.at(-1))]}` });
     } else {
       out.push({ path: issue.path, message: issue.message });
     }
   }
   return out;
 }
+
+/** What a mapping or list of the file looks like, for "expected a mapping" messages. */
+const SHAPES: Record<string, string> = {
+  restart: "{ policy: always, delay: 5s }",
+  logrotate: "{ paths: [/var/log/app/*.log], keep: 7 }",
+  timer: "{ on-calendar: '*:0/5' }",
+  limits: "{ memory: 512M }",
+  "replaces-cron": "{ user: deployer, match: collector.py }",
+  policy: "{ keep-releases: 5, auto-rollback: true }",
+  rollout: "{ mode: batches, batch-size: 2 }",
+  lock: "{ wait: 2m }",
+  ssh: "{ key-secret: DEPLOY_SSH_KEY }",
+  on: "{ host: db-1 }",
+  migrations: "{ dir: migrations }",
+  backup: "{ to: host, keep: 7 }",
+  commands: "{ docker: /usr/local/bin/docker }",
+  env: "{ LOG_LEVEL: info }",
+  "secret-env": "{ DB_PASSWORD: APP_DB_PASSWORD }",
+  programs: "{ web: { command: venv/bin/gunicorn app:app } }",
+  hosts: "[web-1, web-2] (a service) or { web-1: { address: 10.0.0.5, host-key: 'SHA256:…' } } (the file's hosts)",
+  files: "[docker-compose.yml]",
+  checks: "[{ http: 'http://127.0.0.1:8000/health', from: web-1 }]",
+  memory: "{ unit: app.service, max: 512M }",
+};
 const depth = (issues: z.core.$ZodIssue[]) => Math.max(0, ...issues.map((i) => i.path.length));
 
 /** Offset of the node at `path` (or of `key` inside it); falls back to the deepest existing parent. */
@@ -146,23 +234,52 @@ function child(node: Node | null, part: PropertyKey): { key: Node | null; value:
 }
 
 /**
- * What the file names in the repository: a compose database-service must be a service of the
- * stack's compose files (checked when the files are already there; a release built later in the
- * workflow is checked by the deploy, before anything changes).
+ * What the file names in the repository. Migrations are source files: a missing directory, an
+ * unnumbered or a duplicate version is an error. A release (and the compose or unit file in it)
+ * may be built later in the workflow, so its absence is a warning; when the compose files are
+ * there, a database-service that is not one of their services is an error.
  */
-function repositoryIssues(data: unknown, root: string): { path: PropertyKey[]; message: string }[] {
-  const out: { path: PropertyKey[]; message: string }[] = [];
-  const services = (data as { services?: Record<string, Record<string, unknown>> })?.services ?? {};
-  for (const [name, svc] of Object.entries(services)) {
-    const db = svc?.["database-service"];
-    const files = svc?.files;
-    if (svc?.kind !== "compose" || typeof db !== "string" || typeof svc.release !== "string" || !Array.isArray(files)) continue;
-    const paths = files.map((f) => path.join(root, svc.release as string, String(f)));
-    if (!paths.every((f) => existsSync(f))) continue;
+function repositoryIssues(data: unknown, root: string): Issue[] {
+  const out: Issue[] = [];
+  const obj = (v: unknown): Record<string, unknown> => (v && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
+  for (const [name, db] of Object.entries(obj(obj(data).databases))) {
+    const m = obj(obj(db).migrations);
+    if (typeof m.dir !== "string") continue;
+    const at = ["databases", name, "migrations", "dir"];
+    const dir = path.join(root, m.dir);
+    if (!existsSync(dir) || !statSync(dir).isDirectory())
+      out.push({ path: at, message: `${m.dir} is not a directory of the repository: ${m.engine === "alembic" ? "name the directory that holds alembic.ini" : "create it (numbered files like 001_create_table.sql)"} or fix the path` });
+    else if (m.engine === "alembic") {
+      if (!existsSync(path.join(dir, "alembic.ini"))) out.push({ path: at, message: `${m.dir} has no alembic.ini: name the directory that holds it` });
+    } else
+      try {
+        readMigrations(dir);
+      } catch (e) {
+        out.push({ path: at, message: (e as Error).message.replace(dir, m.dir) });
+      }
+  }
+  for (const [name, svc] of Object.entries(obj(obj(data).services))) {
+    const s = obj(svc);
+    if (typeof s.release !== "string") continue;
+    const release = path.join(root, s.release);
+    if (!existsSync(release)) {
+      out.push({ path: ["services", name, "release"], warning: true, message: `${s.release} is not in the repository now: build it in the workflow before the deploy step runs, or fix the path` });
+      continue;
+    }
+    if (!statSync(release).isDirectory()) continue; // a .tar.gz: its files are checked at deploy
+    const inRelease = (f: unknown) => typeof f === "string" && existsSync(path.join(release, f));
+    if (typeof s["unit-file"] === "string" && !inRelease(s["unit-file"]))
+      out.push({ path: ["services", name, "unit-file"], warning: true, message: `${s["unit-file"]} is not in ${s.release}: the deploy would fail; add it or fix the path` });
+    if (s.kind !== "compose" || !Array.isArray(s.files)) continue;
+    const files = s.files.map(String);
+    const missing = files.filter((f) => !inRelease(f));
+    missing.forEach((f) => out.push({ path: ["services", name, "files", files.indexOf(f)], warning: true, message: `${f} is not in ${s.release}: the deploy would fail; add it or fix the path` }));
+    const db = s["database-service"];
+    if (typeof db !== "string" || missing.length) continue;
     const names = new Set<string>();
-    for (const f of paths) {
-      const doc = parseDocument(readFileSync(f, "utf8")).toJS() as { services?: Record<string, unknown> } | null;
-      for (const k of Object.keys(doc?.services ?? {})) names.add(k);
+    for (const f of files) {
+      const doc = parseDocument(readFileSync(path.join(release, f), "utf8")).toJS() as { services?: Record<string, unknown> } | null;
+      for (const k of Object.keys(obj(doc?.services))) names.add(k);
     }
     if (!names.has(db)) out.push({ path: ["services", name, "database-service"], message: `'${db}' is not a service of ${files.join(", ")} (services: ${[...names].join(", ") || "none"}): name the stack's database service` });
   }
@@ -189,9 +306,20 @@ function crossReferenceIssues(data: unknown): { path: PropertyKey[]; message: st
     else if (typeof jump === "string" && typeof obj(hosts[jump]).jump === "string")
       out.push({ path: ["hosts", h, "jump"], message: `jump host '${jump}' has a jump host itself; chains are not supported` });
   }
+  const deployTo = new Map<string, string>(); // "<host> <deploy-to>" -> the service that has it
   for (const [s, service] of Object.entries(services)) {
     const list = obj(service).hosts;
     if (Array.isArray(list)) list.forEach((h, i) => needHost(h, ["services", s, "hosts", i]));
+    const dir = obj(service)["deploy-to"];
+    if (typeof dir !== "string" || !Array.isArray(list)) continue;
+    for (const h of list) {
+      const other = deployTo.get(`${h} ${dir.replace(/\/+$/, "")}`);
+      if (other && other !== s) {
+        out.push({ path: ["services", s, "deploy-to"], message: `service ${shown(other)} deploys to ${dir} on ${h} too: two services in one directory share releases, current and the lock, and each deploy would prune the other's releases; give each its own deploy-to` });
+        break;
+      }
+      deployTo.set(`${h} ${dir.replace(/\/+$/, "")}`, s);
+    }
   }
   for (const [d, db] of Object.entries(databases)) {
     const def = obj(db);

@@ -5,10 +5,11 @@
 // previous release's files and pinned images; an unchanged stack is detected and left alone.
 import { createHash } from "node:crypto";
 import { parse } from "yaml";
+import { dotenvLine } from "../commands/dotenv.js";
 import { withHeredoc } from "../commands/postgres.js";
 import { sh } from "../commands/quote.js";
 import {
-  composeArgs, composeCommand, detectComposeScript, imageOverride, prepareImagesScript, pruneImagesScript, releaseImageTag, waitHealthyScript, type ComposeCommand,
+  composeArgs, composeCommand, composeConfigScript, detectComposeScript, imageOverride, prepareImagesScript, privateFileScript, pruneImagesScript, releaseImageTag, waitHealthyScript, type ComposeCommand,
 } from "../commands/compose.js";
 import { linkSharedScript, pruneReleasesScript, releaseLockScript, releasePaths, switchCurrentScript, type ReleasePaths } from "../commands/release.js";
 import { STAGED } from "../commands/systemd.js";
@@ -57,16 +58,9 @@ export function parseComposeConfig(text: string, source: string): Record<string,
   );
 }
 
-/** The compose .env: single-quoted values are literal for compose v1 (python-dotenv) and v2 alike. */
+/** The compose .env: each value in a form compose v1 and v2 both read as is (src/commands/dotenv.ts); throws naming the variable, never its value. */
 export function composeEnvText(env: Record<string, string>): string {
-  return (
-    Object.entries(env)
-      .map(([k, v]) => {
-        if (/['\n\r\0]/.test(v)) throw new Error(`environment value ${k} contains a single quote or a newline, which a compose .env file cannot hold portably`);
-        return `${k}='${v}'`;
-      })
-      .join("\n") + "\n"
-  );
+  return Object.entries(env).map(([k, v]) => dotenvLine(k, v) + "\n").join("");
 }
 
 const sha256 = (...parts: string[]) => createHash("sha256").update(parts.join("\0")).digest("hex");
@@ -77,6 +71,8 @@ export async function deployComposeHost(remote: Remote, req: ComposeDeployReques
   const project = s.project ?? req.serviceName;
   const staged = `${p.release}/${STAGED}`;
   const { steps, timed } = stepTimer();
+  // a secret that no .env quoting carries is refused before anything changes on the host
+  const envText = Object.keys(req.env).length ? composeEnvText(req.env) : undefined;
   // 1. lock, and find docker compose on the host in the same exec
   const locked = await timed("lock", () => lock(remote, p, req, detectComposeScript(req.commands)));
   const previous = locked.previous;
@@ -89,21 +85,16 @@ export async function deployComposeHost(remote: Remote, req: ComposeDeployReques
   try {
     // 2. the release files, then .env, shared links and the stack as compose reads it
     const artifact = await timed("upload", () => uploadRelease(remote, req.source, p));
-    const envText = Object.keys(req.env).length ? composeEnvText(req.env) : undefined;
     // the same files, environment, compose and settings as the live release: compose would read
     // the same stack, so `compose config` (a slow python start with v1) is skipped
     const inputs = sha256(artifact, envText ?? "", c.compose.join(" "), JSON.stringify(s));
-    const config = sh`cd ${p.release}
-${args(p.release)} config > ${`${staged}/compose.config.yml`} 2> ${`${staged}/compose.config.err`} || { echo ${`compose rejected ${s.files.join(", ")}:`} >&2; grep -v -i -e password -e secret ${`${staged}/compose.config.err`} | tail -n 20 >&2; exit 1; }
-echo slipway:config; base64 -w0 ${`${staged}/compose.config.yml`}; echo`;
+    const config = composeConfigScript(args(p.release), { dir: p.release, staged, files: s.files });
     const prevInputs = prev ? `${prev.release}/${STAGED}/inputs.sha256` : "/nonexistent";
     const stage = await timed("stage", () =>
       remote.run(
         sh`mkdir -p ${staged}
 ${linkSharedScript(p, s.shared)}
-${envText ? sh`(umask 077
-${withHeredoc(sh`cat > ${`${p.release}/.env`}`, envText)}
-)` : sh`:`}
+${envText ? privateFileScript(`${p.release}/.env`, envText) : sh`:`}
 if [ "$(cat ${prevInputs} 2>/dev/null)" = ${inputs} ]; then echo slipway:same-inputs; else
 ${config}
 fi
@@ -167,7 +158,7 @@ ${prepareImagesScript(c, { buildArgs: args(p.release, [buildOverride]), plan: { 
         sh`cd ${p.release}
 ${withHeredoc(sh`cat > ${pinned}`, imageOverride(digests))}
 printf '%s\\n' ${Object.entries(digests).map(([k, v]) => `${k}=${v}`)} > ${`${staged}/images`}
-printf '%s\\n' ${inputs} > ${`${staged}/inputs.sha256`}
+${privateFileScript(`${staged}/inputs.sha256`, `${inputs}\n`)}
 ${db ? sh`[ -n "$(${c.docker} ps -aq --filter ${`label=com.docker.compose.project=${project}`} --filter ${`label=com.docker.compose.service=${db}`})" ] || echo slipway:database-created
 ${up(p.release, pinned, [db])}
 ${waitHealthyScript(c, { project, services: { [db]: digests[db]! }, timeoutSec: req.timeoutSec, windowSec: 0 })}

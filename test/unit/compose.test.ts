@@ -42,10 +42,11 @@ describe("compose files slipway writes", () => {
     expect(releaseImageTag("Crypto", "btc_Options.0", "20261123T144854610Z-1111111")).toBe("slipway/crypto-btc_options.0:20261123t144854610z-1111111");
   });
 
-  it(".env values are single-quoted literals; a quote or newline is refused, naming the variable", () => {
-    expect(composeEnvText({ A: "x y $HOME `id` \\ #c", B: "" })).toBe("A='x y $HOME `id` \\ #c'\nB=''\n");
-    expect(() => composeEnvText({ PASSWORD: "it's" })).toThrow("environment value PASSWORD contains a single quote");
-    expect(() => composeEnvText({ K: "a\nb" })).toThrow("K contains");
+  it(".env values: single-quoted, else double-quoted, else bare (the form compose v1 and v2 both read; see compose-env-values.test.ts)", () => {
+    expect(composeEnvText({ A: "x y $HOME `id` \\ #c", B: "", C: "it's", D: "a\nb" })).toBe("A='x y $HOME `id` \\ #c'\nB=''\nC='it\\'s'\nD='a\nb'\n");
+    expect(composeEnvText({ P: 'a\\\\b "c"\r', Q: "C:\\data\\" })).toBe('P="a\\\\\\\\b \\"c\\"\\r"\nQ=C:\\data\\\n');
+    expect(() => composeEnvText({ PASSWORD: "x${HOME}" })).toThrow("compose .env value PASSWORD: compose v1 (python-dotenv) replaces ${…}");
+    expect(() => composeEnvText({ K: "$HOME \\" })).toThrow(/^compose \.env value K: compose v1 and v2 read this value differently/);
   });
 });
 

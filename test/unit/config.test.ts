@@ -75,7 +75,7 @@ describe("environment files", () => {
     })();
     expect(err).toBeInstanceOf(ConfigError);
     expect(err!.problems.map(formatProblem)).toEqual([
-      "test/fixtures/three-mistakes.yml:5:5: hosts.droplet-1.usr: unknown key 'usr' (a typo? allowed keys are in environments/schema.json)",
+      "test/fixtures/three-mistakes.yml:5:5: hosts.droplet-1.usr: unknown key 'usr': did you mean 'user'? (allowed here: address, commands, host-key, identity-file, jump, known-hosts, port, ssh-key-secret, sudo, user)",
       "test/fixtures/three-mistakes.yml:10:13: services.app.hosts.0: unknown host 'droplet-2' (hosts: droplet-1)",
       "test/fixtures/three-mistakes.yml:14:18: policy.keep-releases: Invalid input: expected number, received string",
     ]);
@@ -90,7 +90,7 @@ describe("environment files", () => {
 
   it("rejects unknown keys everywhere, at the key's own position", () => {
     expect(problems(minimal + "policy:\n  auto-rolback: true\n")).toEqual([
-      "env.yml:6:3: policy.auto-rolback: unknown key 'auto-rolback' (a typo? allowed keys are in environments/schema.json)",
+      "env.yml:6:3: policy.auto-rolback: unknown key 'auto-rolback': did you mean 'auto-rollback'? (allowed here: auto-rollback, backup-before-migrate, keep-releases, lock, maintenance-window, rollout)",
     ]);
     expect(problems(minimal + "checks:\n  - http: http://x/\n    timout: 5s\n")[0]).toMatch(/^env\.yml:7:5: checks\.0\.timout: unknown key/);
   });
@@ -150,7 +150,7 @@ describe("what validate can see it refuses, at file:line:col (issue #17)", () =>
     ["a supervisor check starting with '-' (an option of supervisorctl)", `${minimal}checks:\n  - supervisor: "-c/etc/evil.conf"\n`, "env.yml:6:17: checks.0.supervisor: a supervisor program"],
     ["a calendar event systemd cannot read", `${minimal}services:\n  app:\n    kind: systemd\n    hosts: [d1]\n    deploy-to: /srv/app\n    exec: /usr/bin/app\n    timer: { on-calendar: "Mon..Fry 09:00" }\n`, "env.yml:11:27: services.app.timer.on-calendar: systemd cannot read this calendar event"],
     ["a service name with a newline: at the key, quoted", `${minimal}services:\n  "app\\nx":\n    kind: systemd\n    hosts: [d1]\n    deploy-to: /srv/app\n    exec: /usr/bin/app\n`, `env.yml:6:3: services."app\\nx": the name "app\\nx" is not allowed: names use letters`],
-    ["an unknown key with a newline: quoted", `${minimal}policy:\n  "keep\\nreleases": 3\n`, `env.yml:6:3: policy."keep\\nreleases": unknown key "keep\\nreleases"`],
+    ["an unknown key with a newline: quoted", `${minimal}policy:\n  "keep\\nreleases": 3\n`, `env.yml:6:3: policy."keep\\nreleases": unknown key "keep\\nreleases": did you mean 'keep-releases'?`],
   ])("%s", (_, text, problem) => {
     const found = problems(text);
     expect(found.join("\n")).toContain(problem);
