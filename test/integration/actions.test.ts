@@ -27,11 +27,17 @@ describe("common action interface", () => {
     expect(run.code).toBe(1);
     const annotations = run.stdout.split("\n").filter((l) => l.startsWith("::error title=invalid environment file"));
     expect(annotations).toEqual([
-      "::error title=invalid environment file,file=test/fixtures/three-mistakes.yml,line=5,col=5::hosts.droplet-1.usr: unknown key 'usr' (a typo? allowed keys are in environments/schema.json)",
+      "::error title=invalid environment file,file=test/fixtures/three-mistakes.yml,line=5,col=5::hosts.droplet-1.usr: unknown key 'usr': did you mean 'user'? (allowed here: address, commands, host-key, identity-file, jump, known-hosts, port, ssh-key-secret, sudo, user)",
       "::error title=invalid environment file,file=test/fixtures/three-mistakes.yml,line=10,col=13::services.app.hosts.0: unknown host 'droplet-2' (hosts: droplet-1)",
       "::error title=invalid environment file,file=test/fixtures/three-mistakes.yml,line=14,col=18::policy.keep-releases: Invalid input: expected number, received string",
     ]);
     expect(run.stdout).toContain("::error::deploy-systemd: test/fixtures/three-mistakes.yml has 3 problem(s)");
+  });
+
+  it("annotates a warning of the environment file at its file and line, and goes on", () => {
+    const run = runAction("deploy-systemd", { ...defaults("deploy-systemd"), environment: "production", "dry-run": "true" }, { env: { SLIPWAY_SSH_KEY: KEY } });
+    expect(run.stdout).toContain("::warning title=environment file,file=environments/production.yml,line=28,col=14::warning: services.darkpool-collector.release: dist/collector is not in the repository now: build it in the workflow before the deploy step runs, or fix the path");
+    expect(run.stdout).toContain("deploy-systemd: environment production (environments/production.yml)");
   });
 
   it("resolves an environment by name from the workspace", () => {

@@ -28,7 +28,7 @@ beforeAll(async () => {
   mkdirSync(path.join(deployTo, "releases"));
   cpSync(path.join(ROOT, "test/fixtures/alembic-app"), path.join(deployTo, "releases/r1"), { recursive: true });
   symlinkSync(path.join(deployTo, "releases/r1"), path.join(deployTo, "current"));
-  const loaded = loopbackEnvironment(sshd, pg, { databases: { goldfinch: { ...pgOnLoop(pg, "goldfinch"), migrations: { dir: "alembic", engine: "alembic" } } } });
+  const loaded = loopbackEnvironment(sshd, pg, { databases: { goldfinch: { ...pgOnLoop(pg, "goldfinch"), migrations: { dir: "test/fixtures/alembic-app", engine: "alembic" } } } });
   pool = RemotePool.forEnvironment(loaded.env, new Secrets({}), memoryLog());
   client = await pgClient(loaded.env, "goldfinch", pool, new Secrets({}));
 });
