@@ -17,6 +17,8 @@ export default defineConfig({
         test: {
           name: "integration",
           include: ["test/integration/**/*.test.ts"],
+          // package.test.ts lints the workflows slipway init writes (see the unit project)
+          server: { deps: { inline: ["@actions/workflow-parser"] } },
           sequence: { groupOrder: 0 },
           testTimeout: 120_000,
           hookTimeout: 120_000,

@@ -7,7 +7,7 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import { stringify } from "yaml";
 import { actionNames, actionSpecs, commonInputs } from "../src/actions/specs.js";
-import { environmentJsonSchema } from "../src/config/json-schema.js";
+import { environmentJsonSchema, schemaFile } from "../src/config/json-schema.js";
 
 const require = createRequire(import.meta.url);
 const ncc = require("@vercel/ncc") as (entry: string, opts: object) => Promise<{ code: string; assets: Record<string, { source: Buffer | string }> }>;
@@ -36,7 +36,7 @@ function actionYml(name: (typeof actionNames)[number]): string {
   return `# Generated from src/actions/specs.ts by \`npm run build\`; do not edit.\n${stringify(doc, { lineWidth: 0 })}`;
 }
 
-const outputs = new Map<string, string>([["environments/schema.json", environmentJsonSchema()]]);
+const outputs = new Map<string, string>([[schemaFile, environmentJsonSchema()]]);
 await Promise.all([
   ...actionNames.map(async (name) => {
     const { code, chunks } = await bundle(`src/actions/entry/${name}.ts`);

@@ -1,0 +1,115 @@
+// The npm package as a newcomer gets it: `npm pack` of this checkout installed offline into an empty
+// directory (nothing of this repository's node_modules), then its `slipway` bin run in an empty git
+// repository: init against a real sshd (the key fetched and pinned), validate, the workflows linted,
+// init against a closed port (the placeholder validate refuses), and init refusing to overwrite.
+// It packs the working tree's dist/cli: run `npm run build` after changing src/cli.
+import { execFileSync, spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { lintWorkflowFiles } from "../../scripts/lint-workflows.js";
+import { schemaUrl } from "../../src/config/json-schema.js";
+import { ROOT } from "../harness/runner.js";
+import { freePort, startSshd, type Sshd } from "../harness/sshd.js";
+import { tempDirs } from "../harness/temp.js";
+
+const temp = tempDirs();
+const pkg = JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8")) as { name: string; version: string; dependencies?: object };
+const timings: Record<string, number> = {};
+const timed = <T>(what: string, f: () => T): T => {
+  const t0 = performance.now();
+  try {
+    return f();
+  } finally {
+    timings[what] = Math.round(performance.now() - t0);
+  }
+};
+
+let sshd: Sshd;
+let packed: { filename: string; size: number; entryCount: number; files: { path: string }[] };
+let bin: string;
+beforeAll(async () => {
+  sshd = await startSshd();
+  const out = temp("slipway-pack-");
+  packed = timed("npm pack", () => JSON.parse(execFileSync("npm", ["pack", "--json", "--pack-destination", out], { cwd: ROOT, encoding: "utf8" }))[0]);
+  const prefix = temp("slipway-install-"); // empty: no package.json, no node_modules
+  // offline: the package has no dependencies to fetch
+  timed("npm install", () => execFileSync("npm", ["install", "--offline", "--no-audit", "--no-fund", path.join(out, packed.filename)], { cwd: prefix, encoding: "utf8" }));
+  bin = path.join(prefix, "node_modules/.bin/slipway");
+});
+afterAll(() => {
+  sshd?.stop();
+  console.log(`package ${packed?.filename}: ${packed?.size} bytes, ${packed?.entryCount} files; ${Object.entries(timings).map(([k, v]) => `${k} ${v} ms`).join(", ")}`);
+});
+
+/** The installed bin, in `cwd`, with PATH and HOME only: nothing points back at this checkout. */
+const slipway = (cwd: string, ...args: string[]) => spawnSync(bin, args, { cwd, encoding: "utf8", timeout: 30_000, env: { PATH: process.env.PATH, HOME: process.env.HOME } });
+const gitRepo = () => {
+  const dir = temp("slipway-newcomer-");
+  execFileSync("git", ["init", "-q", dir]);
+  return dir;
+};
+
+describe("the npm package", () => {
+  it("holds the CLI bundle, the JSON Schema and the docs, and needs no runtime dependency", () => {
+    expect(pkg.name).toBe("slipway-deploy");
+    expect(pkg.dependencies).toBeUndefined();
+    const files = packed.files.map((f) => f.path).sort();
+    expect(files).toEqual(expect.arrayContaining(["CHANGELOG.md", "README.md", "dist/cli/index.js", "environments/schema.json", "package.json"]));
+    expect(files.filter((f) => !/^(dist\/cli\/[^/]+\.js|environments\/schema\.json|README\.md|CHANGELOG\.md|package\.json|LICENSE)$/.test(f))).toEqual([]);
+  });
+
+  it("installs into an empty directory and prints its version", () => {
+    const r = slipway(temp("slipway-empty-"), "--version");
+    expect(r.stderr).toBe("");
+    expect(r.stdout.trim()).toBe(pkg.version);
+  });
+});
+
+describe("slipway init from the installed package", () => {
+  it("pins the key of a host that answers; the file validates and the workflows lint clean", async () => {
+    const repo = gitRepo();
+    const t0 = performance.now();
+    const r = slipway(repo, "init", "--kind", "systemd", "--env", "staging", "--host", `web=deploy@127.0.0.1:${sshd.port}`);
+    timings["init (host answers)"] = Math.round(performance.now() - t0);
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain("wrote environments/staging.yml");
+    const env = readFileSync(path.join(repo, "environments/staging.yml"), "utf8");
+    expect(env.split("\n")[0]).toBe(`# yaml-language-server: $schema=${schemaUrl}`);
+    expect(env).toContain(`host-key: "${sshd.hostKeyFingerprint}"`);
+
+    const v = slipway(repo, "validate");
+    expect(v.stdout).toContain("environments/staging.yml: ok");
+    expect(v.status).toBe(0);
+    const workflows = [".github/workflows/deploy.yml", ".github/workflows/rollback.yml"].map((f) => path.join(repo, f));
+    expect(await lintWorkflowFiles(workflows)).toEqual([]);
+    expect(readFileSync(workflows[0]!, "utf8")).toContain(`uses: ${schemaUrl.split("/")[3]}/slipway/.github/workflows/deploy-environment.yml@v${pkg.version.split(".")[0]}`);
+  });
+
+  it("writes a placeholder for a host that does not answer, which validate refuses saying how to pin it", async () => {
+    const repo = gitRepo();
+    const closed = await freePort();
+    const t0 = performance.now();
+    const r = slipway(repo, "init", "--kind", "supervisor", "--host", `web=deploy@127.0.0.1:${closed}`);
+    timings["init (closed port)"] = Math.round(performance.now() - t0);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain(`NOT PINNED (cannot reach 127.0.0.1:${closed}`);
+    expect(readFileSync(path.join(repo, "environments/staging.yml"), "utf8")).toContain(`host-key: "PIN ME: slipway fingerprint 127.0.0.1 --port ${closed}"`);
+
+    const v = slipway(repo, "validate", "staging");
+    expect(v.status).toBe(1);
+    expect(v.stderr).toMatch(/^environments\/staging\.yml:\d+:\d+: hosts\.web\.host-key: .*`slipway fingerprint`/m);
+
+    // never overwrites without --force, and names what is there
+    const again = slipway(repo, "init", "--host", `web=deploy@127.0.0.1:${sshd.port}`);
+    expect(again.status).toBe(1);
+    expect(again.stderr).toContain("environments/staging.yml, .github/workflows/deploy.yml, .github/workflows/rollback.yml already exist: pass --force");
+    expect(readFileSync(path.join(repo, "environments/staging.yml"), "utf8")).toContain("PIN ME");
+
+    const forced = slipway(repo, "init", "--force", "--host", `web=deploy@127.0.0.1:${sshd.port}`);
+    expect(forced.status).toBe(0);
+    expect(readFileSync(path.join(repo, "environments/staging.yml"), "utf8")).toContain(`host-key: "${sshd.hostKeyFingerprint}"`);
+    expect(slipway(repo, "validate").status).toBe(0);
+  });
+});
