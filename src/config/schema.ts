@@ -2,6 +2,8 @@
 // it validates files, gives TypeScript types, and is emitted as environments/schema.json.
 // Keys are kebab-case like GitHub's own YAML. Secrets are referenced by NAME only.
 import * as z from "zod";
+import { dotenvProblem } from "../commands/dotenv.js";
+import { commandProblem, envValueProblem, iniProblem, iniTextProblem } from "../commands/supervisor-ini.js";
 
 const name = z
   .string()
@@ -109,9 +111,17 @@ const onCalendar = unitRule(z.string(), (v) =>
 const envMap = z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "an environment variable name"), oneLine(z.string(), "environment file (.env, EnvironmentFile=, supervisor environment=)"));
 const secretEnvMap = z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "an environment variable name"), secretName);
 
-const sha256Fingerprint = z
-  .string()
-  .regex(/^SHA256:[A-Za-z0-9+/]{43}=?$/, "a host key fingerprint looks like SHA256:<43 base64 characters> (ssh-keygen -lf, or `slipway fingerprint`)");
+const sha256Fingerprint = z.string().superRefine((v, ctx) => {
+  if (/^SHA256:[A-Za-z0-9+/]{43}=?$/.test(v)) return;
+  // slipway init's placeholder for a host that did not answer: say exactly how to pin it
+  const pin = /^PIN ME: (slipway fingerprint .+)$/.exec(v);
+  ctx.addIssue({
+    code: "custom",
+    message: pin
+      ? `the host key is not pinned yet: run \`${pin[1]}\` where the host answers, compare the key with \`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub\` on the host, and paste its host-key line here`
+      : "a host key fingerprint looks like SHA256:<43 base64 characters> (ssh-keygen -lf, or `slipway fingerprint`)",
+  });
+});
 const knownHostsLine = z
   .string()
   .regex(/^\S+\s+(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-\S+)\s+[A-Za-z0-9+/=]+(\s.*)?$/, "a known_hosts line: '<host> <key-type> <base64-key>'");
@@ -158,13 +168,26 @@ const restartSchema = z.strictObject({
 });
 
 const logrotateSchema = z.strictObject({
-  paths: z.array(oneLine(absPath, "logrotate configuration").regex(/^\S+$/, "no whitespace: logrotate reads each word as another path pattern")).min(1),
+  paths: z
+    .array(
+      oneLine(absPath, "logrotate configuration")
+        .regex(/^\S+$/, "no whitespace: logrotate reads each word as another path pattern")
+        .regex(/^[^{}\\]+$/, "no '{', '}' or '\\': logrotate ends the list of paths at a brace whatever the quoting, and its glob reads a backslash as an escape")
+        .regex(/[^/]$/, "a log file, not a directory: no '/' at the end (logrotate's glob drops it)"),
+    )
+    .min(1),
   keep: z.number().int().positive().default(7),
   frequency: z.enum(["daily", "weekly", "monthly"]).default("daily"),
   compress: z.boolean().default(true),
   copytruncate: z.boolean().default(false),
-  create: oneLine(z.string(), "logrotate configuration").optional().describe("e.g. '0644 trader trader'"),
-  postrotate: oneLine(z.string(), "logrotate configuration (a newline could end the postrotate script and add directives)").optional().describe("one command line, run after rotation"),
+  create: oneLine(z.string(), "logrotate configuration")
+    .regex(/^[0-7]{3,4}( [A-Za-z0-9_][A-Za-z0-9_.-]*\$?){0,2}$/, "MODE [OWNER [GROUP]] like '0644 trader trader' (octal mode, user and group names, single spaces): logrotate reads nothing else")
+    .optional()
+    .describe("e.g. '0644 trader trader'"),
+  postrotate: oneLine(z.string().min(1, "leave it out rather than empty"), "logrotate configuration (a newline could end the postrotate script and add directives)")
+    .refine((v) => !/^[ \t]*endscript(?![A-Za-z])/.test(v), "a line starting with the word 'endscript' ends logrotate's script there")
+    .optional()
+    .describe("one command line, run after rotation"),
 });
 
 const serviceCommon = {
@@ -214,7 +237,9 @@ export const systemdServiceSchema = z
       .optional(),
     "replaces-cron": z
       .strictObject({
-        user: oneLine(z.string().min(1), "crontab command line").regex(/^[^-]/, "a user name cannot start with '-'"),
+        user: oneLine(z.string().min(1), "crontab command line")
+          .regex(/^[^-]/, "a user name cannot start with '-'")
+          .regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,31}\$?$/, "a login name like deployer (letters, digits, '_', '.', '-'; what crontab -u takes)"),
         match: oneLine(z.string().min(1), "crontab edit: every line of the match would be a pattern of its own, and an empty one removes the whole crontab"),
       })
       .optional(),
@@ -229,11 +254,19 @@ export const systemdServiceSchema = z
       ctx.addIssue({ code: "custom", path: ["deploy-to"], message: `with a relative exec, deploy-to is part of the executable's path: ${EXEC_PATH_WHY}` });
   });
 
+// Values of a supervisor conf.d file: what its parser cannot carry (src/commands/supervisor-ini.ts says why) is refused here.
+const iniRule = <T extends z.ZodString>(t: T, problem: (v: string) => string | undefined) =>
+  t.superRefine((v, ctx) => {
+    const why = problem(v);
+    if (why) ctx.addIssue({ code: "custom", message: why });
+  });
+const supervisorEnvMap = z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "an environment variable name"), iniRule(z.string(), envValueProblem));
+
 const programSchema = z.strictObject({
-  command: oneLine(z.string().min(1), "supervisor configuration"),
-  directory: oneLine(z.string(), "supervisor configuration").optional().describe("default: <deploy-to>/current"),
-  user: oneLine(z.string(), "supervisor configuration").optional(),
-  environment: envMap.default({}),
+  command: iniRule(z.string().min(1), commandProblem).describe("words separated by whitespace, each one argument as written (no shell); the first relative to the release when it holds a '/', else searched in PATH"),
+  directory: iniRule(absPath, iniTextProblem).optional().describe("default: <deploy-to>/current"),
+  user: z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]*\$?$/, "a user name: letters, digits, '_', '.', '-' (not first) and a final '$'").optional(),
+  environment: supervisorEnvMap.default({}),
   autorestart: z.union([z.boolean(), z.literal("unexpected")]).default(true),
   startsecs: z.number().int().nonnegative().optional(),
   startretries: z.number().int().nonnegative().default(3),
@@ -247,6 +280,9 @@ const programSchema = z.strictObject({
 export const supervisorServiceSchema = z.strictObject({
   kind: z.literal("supervisor"),
   ...serviceCommon,
+  // unitPath already refuses newlines, CR and NUL
+  "deploy-to": iniRule(unitPath, (v) => (/[\n\r\0]/.test(v) ? undefined : iniProblem(v))).describe("absolute, normalized path (it reaches the programs' command= and directory=)"),
+  env: supervisorEnvMap.default({}),
   group: name.optional().describe("supervisor group (default: the service name)"),
   programs: z.record(name, programSchema),
   "config-dir": absPath.default("/etc/supervisor/conf.d"),
@@ -256,11 +292,18 @@ export const supervisorServiceSchema = z.strictObject({
 export const composeServiceSchema = z.strictObject({
   kind: z.literal("compose"),
   ...serviceCommon,
+  // written to the stack's .env, which compose v1 and v2 must both read as written (src/commands/dotenv.ts)
+  env: envMap.superRefine((env, ctx) => {
+    for (const [k, v] of Object.entries(env)) {
+      const why = /[\n\r\0]/.test(v) ? undefined : dotenvProblem(v); // those are refused by envMap already
+      if (why) ctx.addIssue({ code: "custom", path: [k], message: why });
+    }
+  }).default({}),
   files: z.array(relPath).min(1),
   project: name.optional().describe("compose project name, stable across releases (default: the service name)"),
   strategy: z.enum(["in-place", "recreate"]).default("in-place"),
   pull: z.enum(["missing", "always", "never"]).default("missing").describe("pull images of services without build: when missing on the host (default), always, or never"),
-  "database-service": z.string().optional().describe("started and healthy before migrations run"),
+  "database-service": name.optional().describe("started and healthy before migrations run"),
   "wait-timeout": duration.default("120s"),
   "keep-images": z.number().int().min(2).default(3),
 });

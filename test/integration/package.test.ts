@@ -99,7 +99,7 @@ describe("slipway init from the installed package", () => {
 
     const v = slipway(repo, "validate", "staging");
     expect(v.status).toBe(1);
-    expect(v.stderr).toMatch(/^environments\/staging\.yml:\d+:\d+: hosts\.web\.host-key: .*`slipway fingerprint`/m);
+    expect(v.stderr).toMatch(new RegExp(`^environments/staging\\.yml:\\d+:\\d+: hosts\\.web\\.host-key: the host key is not pinned yet: run \`slipway fingerprint 127\\.0\\.0\\.1 --port ${closed}\` where the host answers`, "m"));
 
     // never overwrites without --force, and names what is there
     const again = slipway(repo, "init", "--host", `web=deploy@127.0.0.1:${sshd.port}`);

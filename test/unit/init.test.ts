@@ -56,7 +56,7 @@ describe.each(initKinds)("slipway init --kind %s: the environment file", (kind) 
       }
     })();
     expect(e).toBeInstanceOf(ConfigError);
-    expect(e!.problems).toEqual([expect.objectContaining({ line, message: expect.stringMatching(/^hosts\.db\.host-key: .*slipway fingerprint/) })]);
+    expect(e!.problems).toEqual([expect.objectContaining({ line, message: expect.stringMatching(/^hosts\.db\.host-key: the host key is not pinned yet: run `slipway fingerprint 2001:db8::1 --port 2222` where the host answers/) })]);
     expect(text).toContain("slipway fingerprint 2001:db8::1 --port 2222");
   });
 });

@@ -12,7 +12,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { alembicScript } from "../../src/commands/alembic.js";
 import { pgDumpScript, pgRestoreVerifyScript, removeOnExit, retentionScript, sqliteBackupScript, sqliteDotArg } from "../../src/commands/backup.js";
-import { detectComposeScript, prepareImagesScript, pruneImagesScript, waitHealthyScript, type ComposeCommand } from "../../src/commands/compose.js";
+import { composeConfigScript, detectComposeScript, prepareImagesScript, privateFileScript, pruneImagesScript, waitHealthyScript, type ComposeCommand } from "../../src/commands/compose.js";
 import {
   commandScript, composeInspectScript, composeLogsScript, curlScript, fileTimesScript, journalTailScript, memoryScript, pathStatusScript, sqliteQueryScript,
   supervisorStatusScript, systemdShowScript, tcpScript,
@@ -154,6 +154,8 @@ const builders: Record<string, (v: string) => Shell> = {
   retentionScript: (v) => retentionScript({ dir: v, keep: 3, keepDays: 2 }),
   removeOnExit: (v) => removeOnExit(v, sh`echo ${v}`),
   detectComposeScript: (v) => detectComposeScript({ docker: v, compose: v }),
+  composeConfigScript: (v) => composeConfigScript([v, "-f", v], { dir: v, staged: v, files: [v] }),
+  privateFileScript: (v) => privateFileScript(v, "KEY=value\n"), // its text is a heredoc body by design (withHeredoc, checked byte for byte above)
   detectComposeScriptDefault: (v) => sh`${detectComposeScript({ docker: v })}`,
   prepareImagesScript: (v) =>
     new Shell(["missing", "always", "never"].map((pullPolicy) => prepareImagesScript(compose(v), { buildArgs: [v, "-f", v], plan: { build: [v, v], pull: [{ service: v, image: v }], pullPolicy: pullPolicy as "missing" }, project: v, releaseId: v }).text).join("\n")),
@@ -187,7 +189,8 @@ const builders: Record<string, (v: string) => Shell> = {
   restartGroupAndWaitScript: (v) => restartGroupAndWaitScript({ s: supervisor(v), group: v, sudo: true, startTimeoutSec: 5, windowSec: 5 }),
   verifyAndInstallUnitScript: (v) => verifyAndInstallUnitScript({ unit: v, staged: v, sudo: true }),
   restartAndWaitScript: (v) => sh`${restartAndWaitScript({ unit: v, sudo: true, reload: "if-unchanged", startTimeoutSec: 5, windowSec: 5 })}\n${restartAndWaitScript({ unit: v, sudo: false, reload: true, startTimeoutSec: 5, windowSec: 5 })}`,
-  removeCronScript: (v) => removeCronScript({ user: v, match: v, sudo: true }),
+  // an empty or multi-line match is refused by the builder itself (test/unit/crontab-edit.test.ts)
+  removeCronScript: (v) => removeCronScript({ user: v, match: /^[^\n\r]+$/.test(v) ? v : `m${v.replace(/[\n\r]/g, "")}`, sudo: true }),
   installLogrotateScript: (v) => installLogrotateScript({ name: v, staged: v, sudo: true }),
   alembicScript: (v) => alembicScript({ loc: loc(v), pgEnv: sh`export PGAPPNAME=${v}`, client: client(v), cwd: v, env: { APP_SETTING: v }, alembic: [v, v], table: v, lockTimeoutSec: 5, dryRun: false }),
   alembicScriptDryRun: (v) => alembicScript({ loc: loc(v), pgEnv: sh`:`, client: client(v), cwd: v, env: { APP_SETTING: v }, alembic: [v], table: v, lockTimeoutSec: 5, dryRun: true }),
