@@ -129,7 +129,7 @@ export function envFileText(env: Record<string, string>): string {
   return (
     Object.entries(env)
       .map(([k, v]) => {
-        if (/[\n\r\0]/.test(v)) throw new Error(`environment value ${k} contains a newline, which an EnvironmentFile cannot hold`);
+        if (/[\n\r\0]/.test(v)) throw new Error(`environment value ${k} contains a newline, carriage return or NUL, which an EnvironmentFile cannot hold`);
         return `${k}="${v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\$/g, "\\$")}"`;
       })
       .join("\n") + "\n"
