@@ -12,7 +12,7 @@ export interface WorkflowCall {
 }
 
 export const reusableWorkflows: Record<string, WorkflowCall> = {
-  "deploy-environment.yml": { inputs: { environment: true, production: false, "release-built": false }, secrets: {} },
+  "deploy-environment.yml": { inputs: { environment: true, production: false, "release-built": false, "runs-on": false }, secrets: {} },
 };
 
 /** A workflow file's on.workflow_call interface; undefined when it is not a reusable workflow. */

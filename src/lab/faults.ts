@@ -38,6 +38,16 @@ export async function restoreNetwork(h: LabHost) {
     while ((await run("nsenter", [...ns, "-D", chain, "!", dir, "lo", "-m", "comment", "--comment", CUT_COMMENT, "-j", "DROP"], { allowFail: true })).code === 0);
 }
 
+const PRIVATE_COMMENT = "slipway-lab-private";
+
+/** The host's sshd answers only `peer` (a bastion): like a NAS on a LAN that only a droplet of the VPC reaches. */
+export async function sshOnlyFrom(h: LabHost, peer: string, only = true) {
+  const rule = ["INPUT", "-p", "tcp", "--dport", String(h.port), "!", "-s", peer, "-m", "comment", "--comment", PRIVATE_COMMENT, "-j", "DROP"];
+  const ns = ["-t", String(containerInitPid(h)), "-n", "iptables"];
+  if (only) await run("nsenter", [...ns, "-I", ...rule]);
+  else while ((await run("nsenter", [...ns, "-D", ...rule], { allowFail: true })).code === 0);
+}
+
 /** Freeze every process of the host (cgroup v1 freezer: its systemd, services and docker containers). */
 export async function freeze(h: LabHost, frozen = true) {
   const want = frozen ? "FROZEN" : "THAWED";

@@ -3,6 +3,7 @@
 // lab droplet): `systemd-run -p EnvironmentFile=<rendered file> env -0` prints the environment the
 // unit's process got. One file holds every accepted value (a value that swallowed or added a line
 // would change its neighbours too); a value validate refuses is refused at env.yml:line:col.
+// Counts when written: 222 values, 208 read back by systemd unchanged, 14 refused by validate.
 import { describe, expect, it } from "vitest";
 import { envFileText } from "../../src/commands/release.js";
 import { ConfigError, formatProblem, parseEnvironment } from "../../src/config/load.js";
