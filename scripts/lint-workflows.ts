@@ -27,7 +27,8 @@ export function lintActionYml(file: string, content = readFileSync(file, "utf8")
 }
 
 // npm run lint:workflows [-- PATH...]: the workflows and action.yml files named (directories: their
-// .yml files), or without arguments this repository's .github/workflows and actions/*/action.yml;
+// .yml files), or without arguments this repository's .github/workflows, the example callers
+// (examples/workflows) and actions/*/action.yml;
 // a workflow directory gets every check of `slipway lint-workflows`, a single file actionlint only
 if (import.meta.url === `file://${process.argv[1]}`) {
   const args = process.argv.slice(2);
@@ -37,7 +38,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     process.exit(2);
   }
   const isAction = (f: string) => /^action\.ya?ml$/.test(path.basename(f));
-  const targets = args.length ? args : [".github/workflows", ...readdirSync("actions").map((a) => path.join("actions", a, "action.yml"))];
+  const targets = args.length ? args : [".github/workflows", "examples/workflows", ...readdirSync("actions").map((a) => path.join("actions", a, "action.yml"))];
   const actions = targets.filter(isAction);
   const problems: string[] = actions.flatMap((f) => lintActionYml(f));
   let workflows = 0;

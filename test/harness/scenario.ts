@@ -2,7 +2,7 @@
 // (environments/examples/<name>.yml) and its sample app (examples/<name>/) become an app repository
 // of their own, with the example's hosts pointed at lab hosts and this repository's workflows,
 // action bundles and CLI committed beside them, as a user's repository would hold them. Every deploy
-// is a commit pushed to main that runs the real .github/workflows/deploy.yml through the local
+// is a commit pushed to main that runs the real deploy.yml (examples/workflows) through the local
 // workflow runner (GitHub's parser and expression engine); every dispatch rollback runs the real
 // rollback.yml. Approvals come from the test; GitHub's REST API is a fake that checks each request
 // against GitHub's OpenAPI description.
@@ -111,11 +111,12 @@ export class Scenario {
     git(this.ws, "config", "user.name", "octocat");
   }
 
-  /** this repository's workflows as they are now (ci.yml is this repository's own CI, not a user's) */
+  /** the app repository's workflows: the callers of examples/workflows and slipway's reusable deploy-environment.yml, as they are now */
   private copyWorkflows(): void {
     const dir = path.join(this.ws, ".github", "workflows");
     mkdirSync(dir, { recursive: true });
-    for (const f of readdirSync(path.join(ROOT, ".github", "workflows"))) if (f !== "ci.yml") cpSync(path.join(ROOT, ".github", "workflows", f), path.join(dir, f));
+    for (const f of readdirSync(path.join(ROOT, "examples", "workflows"))) cpSync(path.join(ROOT, "examples", "workflows", f), path.join(dir, f));
+    cpSync(path.join(ROOT, ".github", "workflows", "deploy-environment.yml"), path.join(dir, "deploy-environment.yml"));
   }
 
   /** A file of the workspace's sample app (examples/<name>/<rel>), e.g. to make the next release's change. */

@@ -43,8 +43,8 @@ describe("clean workflows", () => {
     expect(shown(findings)).toEqual([]);
   });
 
-  it("this repository's .github/workflows with its environments/", async () => {
-    const { files, findings } = await lintWorkflowDir(".github/workflows");
+  it.each([".github/workflows", "examples/workflows"])("this repository's %s with its environments/", async (dir) => {
+    const { files, findings } = await lintWorkflowDir(dir);
     expect(files.length).toBeGreaterThan(0);
     expect(shown(findings)).toEqual([]);
   });

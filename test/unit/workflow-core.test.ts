@@ -417,7 +417,7 @@ describe("this repository's own workflow files in the runner", () => {
     const seen: string[] = [];
     const r = await runWorkflow({
       repo: ROOT,
-      workflow: ".github/workflows/rollback.yml",
+      workflow: "examples/workflows/rollback.yml",
       event: "workflow_dispatch",
       inputs: { environment: "production", "restore-db": "true" },
       workDir,

@@ -14,8 +14,10 @@ import type { Environment } from "../../src/config/schema.js";
 import { planMarker } from "../../src/github/plan-comment.js";
 
 type Y = any; // eslint-disable-line @typescript-eslint/no-explicit-any -- parsed YAML
+/** slipway's own: its CI and the reusable workflow; the callers a user's repository holds are examples */
 const DIR = ".github/workflows";
-const read = (name: string): Y => parse(readFileSync(path.join(DIR, `${name}.yml`), "utf8"));
+const CALLERS = "examples/workflows";
+const read = (name: string): Y => parse(readFileSync(path.join(name === "deploy-environment" ? DIR : CALLERS, `${name}.yml`), "utf8"));
 const names = ["deploy", "deploy-environment", "rollback", "plan", "backup", "drift"] as const;
 const workflows = Object.fromEntries(names.map((n) => [n, read(n)])) as Record<(typeof names)[number], Y>;
 /** the reusable workflow a caller job runs (jobs.<id>.uses: ./.github/workflows/<file>) */
@@ -367,8 +369,10 @@ const rules: [string, (wf: Y) => string[], (typeof names)[number][]][] = [
 ];
 
 describe("the workflows", () => {
-  it("are all there, next to ci.yml", () => {
-    expect(readdirSync(DIR).sort()).toEqual(["backup.yml", "ci.yml", "deploy-environment.yml", "deploy.yml", "drift.yml", "plan.yml", "rollback.yml"]);
+  it("this repository's own push runs CI only: .github/workflows holds ci.yml and the reusable workflow; the callers are examples", () => {
+    expect(readdirSync(DIR).sort()).toEqual(["ci.yml", "deploy-environment.yml"]);
+    expect(parse(readFileSync(path.join(DIR, "deploy-environment.yml"), "utf8")).on).toEqual({ workflow_call: expect.anything() });
+    expect(readdirSync(CALLERS).sort()).toEqual(["backup.yml", "deploy.yml", "drift.yml", "plan.yml", "rollback.yml"]);
   });
 
   for (const [rule, check, files] of rules) for (const f of files) it(`${f}.yml: ${rule}`, () => expect(check(workflows[f])).toEqual([]));
