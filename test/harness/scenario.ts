@@ -115,7 +115,7 @@ export class Scenario {
   private copyWorkflows(): void {
     const dir = path.join(this.ws, ".github", "workflows");
     mkdirSync(dir, { recursive: true });
-    for (const f of readdirSync(path.join(ROOT, "examples", "workflows"))) cpSync(path.join(ROOT, "examples", "workflows", f), path.join(dir, f));
+    for (const f of readdirSync(path.join(ROOT, "examples", "workflows")).filter((f) => f.endsWith(".yml"))) cpSync(path.join(ROOT, "examples", "workflows", f), path.join(dir, f));
     cpSync(path.join(ROOT, ".github", "workflows", "deploy-environment.yml"), path.join(dir, "deploy-environment.yml"));
   }
 
