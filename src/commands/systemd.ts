@@ -12,6 +12,9 @@ export const timerName = (name: string, s: SystemdService) => unitName(name, s).
 /** slipway's files inside a release (unit, env file); no leading dot: the lab's sudoers refuses dot-paths */
 export const STAGED = "_slipway";
 export const envFilePath = (p: ReleasePaths) => `${p.current}/${STAGED}/env`;
+/** Where a deploy installs what it renders (shared with `slipway render`, so the two cannot disagree). */
+export const installedUnitPath = (unit: string) => `/etc/systemd/system/${unit}`;
+export const logrotatePath = (service: string) => `/etc/logrotate.d/slipway-${service}`;
 
 const secs = (d: string | number | undefined) => (d === undefined ? undefined : `${Math.max(0, durationMs(d) / 1000)}s`);
 
@@ -79,7 +82,7 @@ export function renderTimer(name: string, s: SystemdService): string | undefined
  * passed that check when it was installed. Prints whether anything changed.
  */
 export function verifyAndInstallUnitScript(o: { unit: string; staged: string; sudo: boolean; enable?: boolean }): Shell {
-  const installed = `/etc/systemd/system/${o.unit}`;
+  const installed = installedUnitPath(o.unit);
   // verify the staged copy under the unit's own name (verify derives the unit type from it)
   return sh`if cmp -s ${o.staged} ${installed}; then
   echo "slipway:unit unchanged"; slipway_unit_changed=0
@@ -196,7 +199,7 @@ export function logrotateText(s: Extract<Service, { logrotate?: unknown }>): str
 }
 
 export function installLogrotateScript(o: { name: string; staged: string; sudo: boolean }): Shell {
-  const dest = `/etc/logrotate.d/slipway-${o.name}`;
+  const dest = logrotatePath(o.name);
   return sh`${priv(o.sudo, sh`install -m 0644 ${o.staged} ${dest}`)}
 if ! out=$(${priv(o.sudo, sh`logrotate -d ${dest}`)} 2>&1) || printf '%s' "$out" | grep -qiE '^error'; then
   echo 'logrotate -d rejected' ${dest}: >&2; printf '%s\\n' "$out" | grep -iE 'error' >&2 || printf '%s\\n' "$out" | tail -n 5 >&2

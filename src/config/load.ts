@@ -83,8 +83,8 @@ export function checkEnvironment(text: string, file: string, root?: string): { e
     issues.push({ path: ["name"], warning: true, message: `name '${declared}' differs from the file name '${base}': workflows and \`slipway <verb> ${base}\` call it ${base}, while the ledger, summaries and deployments say ${declared}; rename one of them` });
   // calendar events systemd would refuse (asked only for values whose characters already passed)
   if (result.success || !issues.some((i) => i.path.includes("timer")))
-    for (const [s, service] of Object.entries((data as { services?: Record<string, { timer?: { "on-calendar"?: unknown } }> }).services ?? {})) {
-      const calendar = service?.timer?.["on-calendar"];
+    for (const [s, service] of Object.entries(obj(obj(data).services))) {
+      const calendar = obj(obj(service).timer)["on-calendar"];
       const why = typeof calendar === "string" ? calendarProblem(calendar) : undefined;
       if (why) issues.push({ path: ["services", s, "timer", "on-calendar"], message: why });
     }
@@ -241,7 +241,6 @@ function child(node: Node | null, part: PropertyKey): { key: Node | null; value:
  */
 function repositoryIssues(data: unknown, root: string): Issue[] {
   const out: Issue[] = [];
-  const obj = (v: unknown): Record<string, unknown> => (v && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
   for (const [name, db] of Object.entries(obj(obj(data).databases))) {
     const m = obj(obj(db).migrations);
     if (typeof m.dir !== "string") continue;
@@ -286,10 +285,12 @@ function repositoryIssues(data: unknown, root: string): Issue[] {
   return out;
 }
 
+/** A mapping of the parsed file, or {} for anything else (the schema reports that separately). */
+const obj = (v: unknown): Record<string, unknown> => (v && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
+
 /** References between sections: every host, database and service named must exist. */
 function crossReferenceIssues(data: unknown): { path: PropertyKey[]; message: string }[] {
   const out: { path: PropertyKey[]; message: string }[] = [];
-  const obj = (v: unknown): Record<string, unknown> => (v && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
   const root = obj(data);
   const hosts = obj(root.hosts);
   const services = obj(root.services);
@@ -313,12 +314,13 @@ function crossReferenceIssues(data: unknown): { path: PropertyKey[]; message: st
     const dir = obj(service)["deploy-to"];
     if (typeof dir !== "string" || !Array.isArray(list)) continue;
     for (const h of list) {
-      const other = deployTo.get(`${h} ${dir.replace(/\/+$/, "")}`);
+      const place = `${h} ${dir.replace(/\/+$/, "")}`;
+      const other = deployTo.get(place);
       if (other && other !== s) {
         out.push({ path: ["services", s, "deploy-to"], message: `service ${shown(other)} deploys to ${dir} on ${h} too: two services in one directory share releases, current and the lock, and each deploy would prune the other's releases; give each its own deploy-to` });
         break;
       }
-      deployTo.set(`${h} ${dir.replace(/\/+$/, "")}`, s);
+      deployTo.set(place, s);
     }
   }
   for (const [d, db] of Object.entries(databases)) {

@@ -11,7 +11,7 @@ import {
   receiveReleaseScript, releaseLockScript, releasePaths, switchCurrentScript, uploadPath, type LockOwner, type ReleasePaths,
 } from "../commands/release.js";
 import { groupName, installProgramsScript, renderPrograms, restartGroupAndWaitScript, supervisorctl } from "../commands/supervisor.js";
-import { installLogrotateScript, logrotateText, removeCronScript, renderTimer, renderUnit, restartAndWaitScript, STAGED, timerName, unitName, verifyAndInstallUnitScript } from "../commands/systemd.js";
+import { installedUnitPath, installLogrotateScript, logrotateText, removeCronScript, renderTimer, renderUnit, restartAndWaitScript, STAGED, timerName, unitName, verifyAndInstallUnitScript } from "../commands/systemd.js";
 import type { Service } from "../config/schema.js";
 import type { Remote, RunResult } from "../remote/connection.js";
 import type { Artifact } from "./artifact.js";
@@ -322,8 +322,8 @@ export function systemdDriver(name: string, s: SystemdService, p: ReleasePaths, 
   const timer = timerText ? timerName(name, s) : undefined;
   const active = timer ?? unit;
   const install = (staged: string, file: string, enable: boolean) => verifyAndInstallUnitScript({ unit: file, staged: `${staged}/${file}`, sudo, enable });
-  const reinstall = (prevStaged: string, file: string) => sh`if [ -f ${`${prevStaged}/${file}`} ] && ! cmp -s ${`${prevStaged}/${file}`} ${`/etc/systemd/system/${file}`}; then
-  ${priv(sudo, sh`install -m 0644 ${`${prevStaged}/${file}`} ${`/etc/systemd/system/${file}`}`)}
+  const reinstall = (prevStaged: string, file: string) => sh`if [ -f ${`${prevStaged}/${file}`} ] && ! cmp -s ${`${prevStaged}/${file}`} ${installedUnitPath(file)}; then
+  ${priv(sudo, sh`install -m 0644 ${`${prevStaged}/${file}`} ${installedUnitPath(file)}`)}
   ${priv(sudo, sh`systemctl daemon-reload`)}
 fi`;
   return {

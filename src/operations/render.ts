@@ -4,7 +4,7 @@
 import type { Environment, Service } from "../config/schema.js";
 import { envFileText, releasePaths } from "../commands/release.js";
 import { confPath, groupName, renderPrograms } from "../commands/supervisor.js";
-import { logrotateText, removeCronScript, renderTimer, renderUnit, STAGED, timerName, unitName } from "../commands/systemd.js";
+import { installedUnitPath, logrotatePath, logrotateText, removeCronScript, renderTimer, renderUnit, STAGED, timerName, unitName } from "../commands/systemd.js";
 import { composeEnvText } from "./compose.js";
 
 export interface RenderedFile {
@@ -40,10 +40,10 @@ export function renderEnvironment(env: Environment, o: { service?: string; host?
     const own: Omit<RenderedFile, "host" | "service">[] = [];
     const perHost: ((host: string) => Omit<RenderedFile, "host" | "service">)[] = [];
     if (s.kind === "systemd") {
-      if (s["unit-file"]) own.push({ path: `/etc/systemd/system/${unitName(name, s)}`, mode: 0o644, text: `# ${s["unit-file"]} of the release, installed as it is\n`, what: "systemd unit (from the release)" });
-      else own.push({ path: `/etc/systemd/system/${unitName(name, s)}`, mode: 0o644, text: renderUnit(name, s, p, hasEnv), what: "systemd unit" });
+      if (s["unit-file"]) own.push({ path: installedUnitPath(unitName(name, s)), mode: 0o644, text: `# ${s["unit-file"]} of the release, installed as it is\n`, what: "systemd unit (from the release)" });
+      else own.push({ path: installedUnitPath(unitName(name, s)), mode: 0o644, text: renderUnit(name, s, p, hasEnv), what: "systemd unit" });
       const timer = renderTimer(name, s);
-      if (timer) own.push({ path: `/etc/systemd/system/${timerName(name, s)}`, mode: 0o644, text: timer, what: "systemd timer" });
+      if (timer) own.push({ path: installedUnitPath(timerName(name, s)), mode: 0o644, text: timer, what: "systemd timer" });
       if (hasEnv) own.push({ path: `${p.release}/${STAGED}/env`, mode: 0o600, text: envFileText(vars), what: "EnvironmentFile" });
       const cron = s["replaces-cron"];
       if (cron)
@@ -54,7 +54,7 @@ export function renderEnvironment(env: Environment, o: { service?: string; host?
       if (hasEnv) own.push({ path: `${p.release}/.env`, mode: 0o600, text: composeEnvText(vars), what: "compose .env" });
     }
     const logrotate = logrotateText(s);
-    if (logrotate) own.push({ path: `/etc/logrotate.d/slipway-${name}`, mode: 0o644, text: logrotate, what: "logrotate" });
+    if (logrotate) own.push({ path: logrotatePath(name), mode: 0o644, text: logrotate, what: "logrotate" });
     for (const host of s.hosts) if (!o.host || o.host === host) files.push(...[...own, ...perHost.map((f) => f(host))].map((f) => ({ host, service: name, ...f })));
   }
   return files;
