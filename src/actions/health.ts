@@ -4,6 +4,7 @@
 import { compactDetail, failureLines, formatMs, planChecks, RUNNER, runHealthChecks, type HealthReport, type PlannedCheck } from "../operations/health.js";
 import { mdDetails, mdTable } from "../report/summary.js";
 import { listInput, type ActionContext } from "./run-action.js";
+import { reportVerified } from "./github-report.js";
 
 /** Check names may contain spaces: the `checks` input is split on commas and newlines only. */
 export const checkNamesInput = (value: string): string[] =>
@@ -41,12 +42,16 @@ export async function verifyHealthBody(ctx: ActionContext): Promise<void> {
     );
     return;
   }
-  const report = await runHealthChecks(ctx, opts);
+  const report = await runHealthChecks(ctx, opts).catch(async (e: Error) => {
+    await reportVerified(ctx, false, `verification could not run: ${e.message}`.slice(0, 140));
+    throw e;
+  });
   ctx.out.set("healthy", String(report.healthy));
   ctx.out.set("report", JSON.stringify(report.results.map(({ name, kind, host, ok, attempts, ms, detail }) => ({ name, kind, host, ok, attempts, ms, detail }))));
   await ctx.out.summary(healthSummary(ctx.loaded.name, report));
+  const lines = failureLines(report);
+  await reportVerified(ctx, report.healthy, report.healthy ? `${report.results.length} health check(s) passed` : `failed: ${lines.join("; ")}`.slice(0, 140));
   if (!report.healthy) {
-    const lines = failureLines(report);
     throw new Error(`${lines.length} of ${report.results.length} health check(s) failed: ${lines.join("; ")}`);
   }
   ctx.log.info(`all ${report.results.length} health check(s) passed in ${formatMs(report.ms)}`);

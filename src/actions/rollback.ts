@@ -15,6 +15,7 @@ import { rollbackHost, type RollbackResult } from "../operations/rollback.js";
 import { mdDetails, mdTable } from "../report/summary.js";
 import type { ActionContext } from "./run-action.js";
 import { serviceEnv } from "./deploy.js";
+import { lastDeployment, reportRollback } from "./github-report.js";
 
 /** Migration versions applied after `fromHead` up to `toHead` (both versions from the ledger). */
 export function migrationsBetween(dir: string, fromHead: string | undefined, toHead: string | undefined): string[] {
@@ -45,6 +46,8 @@ export async function rollbackBody(ctx: ActionContext): Promise<void> {
   const reason = ctx.input("reason") || (to ? `rollback to ${to} requested by ${actor}` : `rollback requested by ${actor}`);
   const results: RollbackResult[] = [];
   const failures: { host: string; service: string; error: Error }[] = [];
+  // a dispatched rollback retires the deployment it replaces (an automatic one follows a deployment verify-health already failed)
+  const before = ctx.dryRun || ctx.input("auto") === "true" ? undefined : await lastDeployment(ctx);
   for (const [name, s] of services) {
     const hosts = s.hosts.filter((h) => ctx.hosts.includes(h));
     if (ctx.dryRun) {
@@ -147,6 +150,12 @@ export async function rollbackBody(ctx: ActionContext): Promise<void> {
   for (const f of failures) md += mdDetails(`${f.host}: why the rollback failed`, f.error.message);
   if (verifyFailure) md += mdDetails("verification after the rollback failed", verifyFailure);
   await ctx.out.summary(md);
+  const moved = results.filter((r) => r.to && !r.skipped);
+  if (moved.length || failures.length) {
+    const release = live[0] ?? to ?? "unknown";
+    const deployment = await reportRollback(ctx, { release, hosts: [...new Set([...moved.map((r) => r.host), ...failures.map((f) => f.host)])], ok: !verifyFailure && !failures.length, before: before?.id });
+    ctx.out.set("deployment-id", deployment === undefined ? "" : String(deployment));
+  }
   if (verifyFailure) throw new Error(verifyFailure);
   if (failures.length) throw new Error(`rollback failed on ${failures.length} host(s):\n${failures.map((f) => f.error.message).join("\n\n")}`);
 }

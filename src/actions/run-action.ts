@@ -94,7 +94,7 @@ export async function runAction(name: ActionName, body: ActionBody): Promise<voi
   const log = actionLog(secrets);
   try {
     const ref = core.getInput("environment", { required: true });
-    const dryRun = core.getBooleanInput("dry-run");
+    const dryRun = spec.without?.includes("dry-run") ? false : core.getBooleanInput("dry-run");
     let loaded: LoadedEnvironment;
     try {
       loaded = loadEnvironment(ref);

@@ -15,9 +15,11 @@ export interface ActionSpec {
   outputs: Record<string, string>;
   /** the hosts this action concerns when no `hosts` input narrows them */
   hostsOf(env: Environment): string[];
+  /** common inputs that mean nothing for this action (plan changes nothing and opens no connection) */
+  without?: (keyof typeof commonInputs)[];
 }
 
-export const actionNames = ["backup-db", "apply-migrations", "deploy-systemd", "deploy-supervisor", "deploy-compose", "verify-health", "rollback"] as const;
+export const actionNames = ["backup-db", "apply-migrations", "deploy-systemd", "deploy-supervisor", "deploy-compose", "verify-health", "rollback", "plan", "drift"] as const;
 export type ActionName = (typeof actionNames)[number];
 
 export const commonInputs: Record<string, InputSpec> = {
@@ -37,6 +39,19 @@ export const commonInputs: Record<string, InputSpec> = {
   },
 };
 
+/** Every input of an action: the common ones it uses, then its own. */
+export function inputsOf(spec: ActionSpec): Record<string, InputSpec> {
+  const common = Object.entries(commonInputs).filter(([k]) => !spec.without?.includes(k as keyof typeof commonInputs));
+  return { ...Object.fromEntries(common), ...spec.inputs };
+}
+
+// GitHub reporting: deployments and their statuses, the plan comment. An empty token reports nothing.
+const githubToken: InputSpec = {
+  description: "Token for GitHub's REST API (deployments, statuses, the pull-request comment); the job needs `permissions: deployments: write` (plan: `pull-requests: write`). Empty: report nothing to GitHub.",
+  default: "${{ github.token }}",
+};
+const productionInput: InputSpec = { description: "Show this environment's deployments as production ones on GitHub (true/false).", default: "false" };
+
 const uniq = (xs: (string | undefined)[]) => [...new Set(xs.filter((x): x is string => !!x))];
 const databaseHosts = (env: Environment) =>
   uniq(Object.values(env.databases).flatMap((d) => [d.on?.host, d.engine === "postgres" ? d.via : undefined]));
@@ -51,11 +66,14 @@ const releaseInputs: Record<string, InputSpec> = {
   "lock-wait": { description: "How long to wait for another deploy's lock on a host (e.g. 5m). Default: fail at once, naming the holder.", default: "0" },
   "backup-id": { description: "backup-db's backup-id in this run, recorded in the ledger (rollback names it).", default: "" },
   "migration-head": { description: "apply-migrations' head in this run, recorded in the ledger.", default: "" },
+  "github-token": githubToken,
+  production: productionInput,
 };
 const releaseOutputs = {
   "release-id": "The release id deployed (git sha + timestamp).",
   hosts: "JSON object: per host, the release id now live and the outcome.",
   changed: "true when anything on a host changed.",
+  "deployment-id": "The GitHub deployment created for this release (in_progress; verify-health's deployment-id input marks it success or failure). Empty when nothing was reported.",
 };
 
 export const actionSpecs: Record<ActionName, ActionSpec> = {
@@ -128,6 +146,8 @@ export const actionSpecs: Record<ActionName, ActionSpec> = {
     description: "Run the environment's health checks (http, tcp, command, systemd, supervisor, compose, sql, file freshness, panic flag, memory) with retries and a stability window.",
     inputs: {
       checks: { description: "Only the checks with these names (comma separated). Default: all.", default: "" },
+      "deployment-id": { description: "GitHub deployment(s) to mark success or failure by the outcome: a deploy step's deployment-id output (several separated by commas).", default: "" },
+      "github-token": githubToken,
     },
     outputs: {
       healthy: "true when every check passed.",
@@ -155,11 +175,53 @@ export const actionSpecs: Record<ActionName, ActionSpec> = {
       verify: { description: "Run the environment's health checks on the hosts that were rolled back (true/false); the step fails if they still fail.", default: "true" },
       "lock-wait": { description: "How long to wait for a deploy's lock on a host (e.g. 5m). Default: the policy's lock.wait.", default: "" },
       "runner-dir": { description: "Where backup-db put runner-side backups (to find backup-id).", default: "backups" },
+      "github-token": githubToken,
+      production: productionInput,
     },
     outputs: {
       "release-id": "The release id now live.",
       "restored-db": "true when a database was restored.",
+      "deployment-id": "The GitHub deployment recording this rollback (payload rollback: true). Empty when nothing was reported.",
     },
     hostsOf: (env) => serviceHosts(env),
+  },
+  plan: {
+    name: "plan",
+    title: "slipway plan",
+    description: "Validate the environment file (each problem annotated at its line), show what a deploy would do on which host, and on a pull request create or update one comment per environment with the plan and the changed files that concern it. Opens no connection and needs no secret.",
+    inputs: {
+      comment: { description: "Create or update the pull-request comment: auto (when the event is a pull request), true or false.", default: "auto" },
+      "pull-request": { description: "The pull request to comment on.", default: "${{ github.event.pull_request.number }}" },
+      base: { description: "The commit the changes are compared with (git diff --name-status base...head; the checkout needs fetch-depth: 0).", default: "${{ github.event.pull_request.base.sha }}" },
+      head: { description: "The commit whose changes are planned.", default: "${{ github.event.pull_request.head.sha || github.sha }}" },
+      "github-token": githubToken,
+    },
+    outputs: {
+      plan: "What a deploy would do, as text.",
+      kinds: 'The kinds of service the environment deploys, as a JSON array (e.g. ["systemd","compose"]).',
+      systemd: "true when the environment has a systemd service (run deploy-systemd).",
+      supervisor: "true when the environment has a supervisor service (run deploy-supervisor).",
+      compose: "true when the environment has a compose service (run deploy-compose).",
+      "has-migrations": "true when a database of the environment has migrations.",
+    },
+    hostsOf: () => [],
+    without: ["hosts", "dry-run"],
+  },
+  drift: {
+    name: "drift",
+    title: "slipway drift",
+    description: "Compare what is live on each host (<deploy-to>/current and its ledger) with the last successful deployment GitHub recorded, or a given commit; fail with a diff when a host has nothing live, runs a release switched by hand, disagrees with its peers or runs another commit.",
+    inputs: {
+      service: { description: "Only this service. Default: every service.", default: "" },
+      sha: { description: "The commit that should be live. Default: the commit of the environment's last successful slipway deployment on GitHub (none found: every host must run a recorded release and the hosts of a service agree).", default: "" },
+      "github-token": githubToken,
+    },
+    outputs: {
+      problems: "How many differences were found (0: no drift).",
+      report: "The comparison, as text (a diff when there is drift).",
+      "expected-sha": "The commit compared with (empty when none was known).",
+    },
+    hostsOf: (env) => serviceHosts(env),
+    without: ["dry-run"],
   },
 };

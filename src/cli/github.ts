@@ -3,8 +3,9 @@
 import { readFileSync } from "node:fs";
 import { InvalidArgumentError, type Command } from "commander";
 import { loadEnvironment } from "../config/load.js";
-import { githubFromEnv, reportComment, reportDeploymentStart, reportDeploymentStatus, runUrl, warnToStderr, type Deployment, type DeploymentState } from "../github/client.js";
+import { githubFromEnv, reportComment, reportDeploymentStart, reportDeploymentStatus, runUrl, warnToStderr, type DeploymentState } from "../github/client.js";
 import { parseNameStatus, planComment } from "../github/plan-comment.js";
+import { expectedCommit, slipwayPayload } from "../github/deployments.js";
 
 const states = ["in_progress", "success", "failure", "inactive", "error", "queued", "pending"];
 
@@ -23,16 +24,6 @@ const positiveInt = (v: string) => {
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("a positive integer");
   return n;
 };
-
-/** slipway's payload (GitHub's own deployments, e.g. of an environment's job, carry none) */
-const slipwayPayload = (p: unknown) => (p && typeof p === "object" ? (p as { release?: unknown; rollback?: unknown }) : undefined);
-
-/** The commit a deployment put live: its sha, or for a rollback the commit in the release id it returned to. */
-export function expectedCommit(d: Deployment): string {
-  const p = slipwayPayload(d.payload);
-  if (p?.rollback === true && typeof p.release === "string") return /-([0-9a-f]{7,40})$/.exec(p.release)?.[1] ?? p.release;
-  return d.sha;
-}
 
 export function registerGithub(program: Command): void {
   const gh = program.command("github").description("report to GitHub from a workflow (GITHUB_TOKEN, GITHUB_API_URL, GITHUB_REPOSITORY); failures are warnings, never errors");

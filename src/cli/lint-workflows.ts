@@ -10,7 +10,7 @@ import { runInThisContext } from "node:vm";
 import { brotliDecompressSync } from "node:zlib";
 import type { Command } from "commander";
 import { isMap, isScalar, isSeq, LineCounter, parse, parseDocument, type Node, type Pair, type YAMLMap } from "yaml";
-import { actionNames, actionSpecs, commonInputs, type ActionName } from "../actions/specs.js";
+import { actionNames, actionSpecs, inputsOf, type ActionName } from "../actions/specs.js";
 import { ConfigError, formatProblem, loadEnvironment, nearest, type ConfigProblem } from "../config/load.js";
 import type { Environment } from "../config/schema.js";
 import { reusableWorkflows, workflowCallOf, type WorkflowCall } from "./reusable-workflows.js";
@@ -282,7 +282,7 @@ export function slipwayFindings(file: string, text: string, ctx: LintContext): F
       }
       const action = name as ActionName;
       const withNode = value(step, "with");
-      const declared = Object.fromEntries(Object.entries({ ...commonInputs, ...actionSpecs[action].inputs }).map(([k, v]) => [k, v.required === true && v.default === undefined]));
+      const declared = Object.fromEntries(Object.entries(inputsOf(actionSpecs[action])).map(([k, v]) => [k, v.required === true && v.default === undefined]));
       inputProblems(withNode, declared, `slipway's ${action}`, uses);
 
       const envs = environmentsOf(value(withNode, "environment"), job, uses);

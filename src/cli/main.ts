@@ -20,7 +20,7 @@ import { Secrets } from "../config/secrets.js";
 import { formatPlan } from "../operations/plan.js";
 import { terminalLog } from "../report/log.js";
 import { hostFingerprints } from "../remote/fingerprint.js";
-import { driftReport, type DriftTarget } from "./drift.js";
+import { driftReport, driftTargets } from "../operations/drift.js";
 import { registerGithub } from "./github.js";
 import { registerInit } from "./init.js";
 
@@ -229,11 +229,9 @@ program
   .option("--sha <sha>", "the commit that should be live (full or short); without it: every host runs a recorded release and the hosts of a service agree")
   .option("--service <name>", "only this service")
   .action(async (ref: string, opts: { sha?: string; service?: string }) => {
-    const { loaded, targets, pool } = releaseTargets(ref, opts);
+    const { loaded, pool } = releaseTargets(ref, opts);
     try {
-      const statuses: DriftTarget[] = await Promise.all(
-        targets.map(async (t) => ({ service: t.name, host: t.host, status: await pool.get(t.host).then((r) => releaseStatus(r, t.name, t.deployTo, 50)).catch((e: Error) => e) })),
-      );
+      const statuses = await driftTargets(loaded.env, pool, { service: opts.service });
       const { text, problems } = driftReport(loaded.name, statuses, opts.sha || undefined);
       console.log(text);
       if (problems) process.exitCode = 1;

@@ -1,6 +1,7 @@
 // The pull-request comment of plan.yml, one per environment: the plan (what slipway does on which
 // host) and which of the pull request's changed files concern this environment. Pure: the changed
 // files come from `git diff --name-status`; nothing here needs a host or a secret.
+import path from "node:path";
 import type { LoadedEnvironment } from "../config/load.js";
 import { formatPlan } from "../operations/plan.js";
 import { mdTable } from "../report/summary.js";
@@ -33,7 +34,8 @@ export function relevantChanges(loaded: LoadedEnvironment, changed: ChangedFile[
   for (const [name, d] of Object.entries(loaded.env.databases)) if (d.migrations) rows.push([`migrations of ${name} (${d.migrations.dir})`, (f) => under(d.migrations!.dir, f)]);
   for (const [name, s] of Object.entries(loaded.env.services)) {
     if (s.release) rows.push([`release of ${name} (${s.release})`, (f) => under(s.release!, f)]);
-    if (s.kind === "compose") rows.push([`compose files of ${name}`, (f) => s.files.includes(f)]);
+    // compose files are named relative to the release
+    if (s.kind === "compose") rows.push([`compose files of ${name}`, (f) => s.files.some((c) => path.posix.join(s.release ?? ".", c) === f)]);
     if (s.kind === "systemd" && s["unit-file"]) rows.push([`unit file of ${name}`, (f) => f === s["unit-file"]]);
   }
   return rows

@@ -1,11 +1,12 @@
-// The seed scenarios end to end (issues #8 and #14): an example environment
-// (environments/examples/<name>.yml) and its sample app (examples/<name>/) become an app repository
-// of their own, with the example's hosts pointed at lab hosts and this repository's workflows,
-// action bundles and CLI committed beside them, as a user's repository would hold them. Every deploy
-// is a commit pushed to main that runs the real deploy.yml (examples/workflows) through the local
-// workflow runner (GitHub's parser and expression engine); every dispatch rollback runs the real
-// rollback.yml. Approvals come from the test; GitHub's REST API is a fake that checks each request
-// against GitHub's OpenAPI description.
+// The seed scenarios end to end (issues #8, #14 and #15): each seed system is an example repository
+// of its own (examples/<name>/: its app, environments/<env>.yml and .github/workflows callers),
+// copied into a temporary git repository with the example's hosts pointed at lab hosts. Its callers
+// reference slipway as a user's do (OWNER/slipway/…@v0), resolved to a repository built from this
+// checkout (test/harness/slipway-repo.ts): nothing of slipway is in the app repository. Every deploy
+// is a commit pushed to main that runs the example's deploy.yml through the local workflow runner
+// (GitHub's parser and expression engine); every dispatch rollback runs its rollback.yml. Approvals
+// come from the test; GitHub's REST API is a fake that checks each request against GitHub's OpenAPI
+// description.
 import { execFileSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -17,6 +18,7 @@ import type { Approval, JobResult as WorkflowJob, RunResult, StepResult } from "
 import { ensureNode24 } from "../../scripts/node24.mjs";
 import { FakeGitHub } from "./fake-github.js";
 import { ROOT, runActionAsync, type ActionRun } from "./runner.js";
+import { SlipwayRepo } from "./slipway-repo.js";
 
 /** The GitHub environments deploy.yml deploys, in its order. */
 export type EnvironmentName = "staging" | "production" | "nas";
@@ -57,14 +59,16 @@ export class Scenario {
   readonly ws: string;
   readonly envPath: string;
   github?: FakeGitHub;
+  /** slipway at the versioned reference the example's workflows name */
+  readonly slipway = SlipwayRepo.create();
   private runId = 100;
   /** every run's work directory (workspaces, artifacts, runner-side backups): removed by close() */
   private readonly runDirs: string[] = [];
   private readonly labels = new Map<string, string>();
 
   /**
-   * @param name     examples/<name> and environments/examples/<name>.yml
-   * @param envName  the environment the example plays in deploy.yml (its file becomes environments/<envName>.yml)
+   * @param name     examples/<name>: the example repository
+   * @param envName  the environment it deploys (examples/<name>/environments/<envName>.yml)
    * @param hostMap  example host name -> lab host name
    * @param secrets  the repository's secrets (what the environment names: secret-env, url-secret…)
    * @param edit     adjust the example for the lab (e.g. a database address that only the lab knows)
@@ -78,8 +82,9 @@ export class Scenario {
     edit: (env: Record<string, any>) => void = () => {},
   ) {
     this.ws = mkdtempSync(path.join(os.tmpdir(), `slipway-${name}-`));
-    cpSync(path.join(ROOT, "examples", name), path.join(this.ws, "examples", name), { recursive: true });
-    const example = `environments/examples/${name}.yml`;
+    cpSync(path.join(ROOT, "examples", name), this.ws, { recursive: true });
+    this.envPath = `environments/${envName}.yml`;
+    const example = `examples/${name}/${this.envPath}`;
     const env = parse(readFileSync(path.join(ROOT, example), "utf8")) as Record<string, any>;
     for (const [exampleHost, labHost] of Object.entries(hostMap)) {
       const h = host(lab, labHost);
@@ -97,31 +102,15 @@ export class Scenario {
     env.ssh = { ...env.ssh, "identity-file": lab.clientKey };
     delete env.ssh["key-secret"];
     edit(env);
-    this.envPath = `environments/${envName}.yml`;
-    mkdirSync(path.join(this.ws, "environments"), { recursive: true });
     writeFileSync(path.join(this.ws, this.envPath), stringify(env));
-    // what a user's repository holds of slipway: the workflows, the actions' bundles, the CLI bundle
-    this.copyWorkflows();
-    for (const action of readdirSync(path.join(ROOT, "actions"))) {
-      for (const part of ["action.yml", "dist"]) cpSync(path.join(ROOT, "actions", action, part), path.join(this.ws, "actions", action, part), { recursive: true });
-    }
-    cpSync(path.join(ROOT, "dist", "cli"), path.join(this.ws, "dist", "cli"), { recursive: true });
     git(this.ws, "init", "-q", "-b", "main");
     git(this.ws, "config", "user.email", "octocat@example.com");
     git(this.ws, "config", "user.name", "octocat");
   }
 
-  /** the app repository's workflows: the callers of examples/workflows and slipway's reusable deploy-environment.yml, as they are now */
-  private copyWorkflows(): void {
-    const dir = path.join(this.ws, ".github", "workflows");
-    mkdirSync(dir, { recursive: true });
-    for (const f of readdirSync(path.join(ROOT, "examples", "workflows")).filter((f) => f.endsWith(".yml"))) cpSync(path.join(ROOT, "examples", "workflows", f), path.join(dir, f));
-    cpSync(path.join(ROOT, ".github", "workflows", "deploy-environment.yml"), path.join(dir, "deploy-environment.yml"));
-  }
-
-  /** A file of the workspace's sample app (examples/<name>/<rel>), e.g. to make the next release's change. */
+  /** A file of the app repository, e.g. to make the next release's change. */
   file(rel: string): string {
-    return path.join(this.ws, "examples", this.name, rel);
+    return path.join(this.ws, rel);
   }
   write(rel: string, text: string): void {
     mkdirSync(path.dirname(this.file(rel)), { recursive: true });
@@ -134,7 +123,7 @@ export class Scenario {
     return existsSync(this.file(rel));
   }
 
-  /** The next change: lay examples/<name>/changes/<change>/ over the workspace's copy of the app. */
+  /** The next change: lay changes/<change>/ over the app repository. */
   commit(change: string): void {
     const from = this.file(`changes/${change}`);
     if (!existsSync(from)) throw new Error(`examples/${this.name}/changes/${change} does not exist`);
@@ -148,10 +137,8 @@ export class Scenario {
     return sha;
   }
 
-  /** Commits the working tree (the push to main), with workflow files replaced as given; returns the sha. */
-  private push(label: string, workflows: Record<string, string> = {}): string {
-    this.copyWorkflows();
-    for (const [file, text] of Object.entries(workflows)) writeFileSync(path.join(this.ws, ".github", "workflows", file), text);
+  /** Commits the working tree (the push to main); returns the sha. */
+  private push(label: string): string {
     git(this.ws, "add", "-A");
     git(this.ws, "commit", "-q", "--allow-empty", "-m", label);
     const sha = git(this.ws, "rev-parse", "HEAD");
@@ -177,6 +164,7 @@ export class Scenario {
       secrets: this.secrets,
       approve: (env) => o.approvals?.[env.name] ?? "approve",
       node: ensureNode24(),
+      actionRepos: this.slipway.actionRepos,
       env: { GITHUB_API_URL: this.github.url },
       log: o.log,
     });
@@ -187,13 +175,20 @@ export class Scenario {
   }
 
   /**
-   * A push to main of the working tree as commit `label`: deploy.yml runs (plan, then this
-   * environment's deploy-environment.yml job behind its approval: approved unless `approvals` says
-   * otherwise). `workflows` replaces workflow files in that commit (a mutation test's broken copy).
+   * A push to main of the working tree as commit `label`: the example's deploy.yml runs (this
+   * environment's job of slipway's deploy-environment.yml, behind its approval: approved unless
+   * `approvals` says otherwise). `slipway` replaces files of slipway's release for this run only
+   * (a mutation test's broken reusable workflow).
    */
-  async deploy(label: string, o: { approvals?: Record<string, Approval>; workflows?: Record<string, string>; log?: (line: string) => void } = {}): Promise<JobResult> {
-    const sha = this.push(label, o.workflows);
-    const run = await this.run("deploy.yml", { event: "push", sha, approvals: o.approvals, log: o.log });
+  async deploy(label: string, o: { approvals?: Record<string, Approval>; slipway?: Record<string, string>; log?: (line: string) => void } = {}): Promise<JobResult> {
+    const sha = this.push(label);
+    if (o.slipway) this.slipway.release(o.slipway);
+    let run: RunResult;
+    try {
+      run = await this.run("deploy.yml", { event: "push", sha, approvals: o.approvals, log: o.log });
+    } finally {
+      if (o.slipway) this.slipway.restore();
+    }
     const job = allJobs(run.jobs).find((j) => j.id === `${this.envName} / deploy`);
     const steps: JobResult["steps"] = {};
     for (const s of job?.steps ?? []) if (STEP_NAMES[s.id] && s.outcome !== "skipped") steps[STEP_NAMES[s.id]!] = asActionRun(s);
@@ -239,7 +234,7 @@ export class Scenario {
   /** Stops the fake GitHub and removes the repository and every run's work directory. */
   async close(): Promise<void> {
     await this.github?.stop();
-    for (const d of [this.ws, ...this.runDirs]) rmSync(d, { recursive: true, force: true });
+    for (const d of [this.ws, this.slipway.dir, ...this.runDirs]) rmSync(d, { recursive: true, force: true });
   }
 }
 

@@ -4,11 +4,11 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { actionNames, actionSpecs, commonInputs } from "../../src/actions/specs.js";
+import { actionNames, actionSpecs, inputsOf } from "../../src/actions/specs.js";
 import { runAction, runnerNodes } from "../harness/runner.js";
 
 const defaults = (name: (typeof actionNames)[number]) =>
-  Object.fromEntries(Object.entries({ ...commonInputs, ...actionSpecs[name].inputs }).map(([k, v]) => [k, v.default ?? ""]));
+  Object.fromEntries(Object.entries(inputsOf(actionSpecs[name])).map(([k, v]) => [k, v.default ?? ""]));
 
 const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ\n-----END OPENSSH PRIVATE KEY-----";
 

@@ -1,5 +1,5 @@
 // Seed 003 end to end (issue #8): the ETF service of examples/etf-service/ deployed to droplet-1 with
-// environments/examples/etf-service.yml, by the actions in deploy.yml's order (test/harness/scenario.ts):
+// examples/etf-service/environments/staging.yml, by the actions in deploy.yml's order (test/harness/scenario.ts):
 // backup-db (pg_dump of goldfinch) -> apply-migrations (alembic) -> deploy-supervisor (API, celery
 // worker and beat) -> verify-health (/metrics, health, celery ping, beat rows in goldfinch) -> on
 // failure the automatic rollback. Then rollback.yml by hand: the code back to a named release, and
@@ -44,7 +44,7 @@ function scenario(window: string): Scenario {
 // the next commit: alembic revision 0003 adds etf.expense_ratio, and the code (1.1.0) uses it
 function commitV2(s: Scenario) {
   s.write(
-    "alembic/versions/0003_expense_ratio.py",
+    "app/alembic/versions/0003_expense_ratio.py",
     `"""etf.expense_ratio"""
 revision = "0003"
 down_revision = "0002"
@@ -60,8 +60,8 @@ def downgrade():
     op.drop_column("etf", "expense_ratio")
 `,
   );
-  s.write("etf/release.py", s.read("etf/release.py").replace('VERSION = "1.0.0"', 'VERSION = "1.1.0"').replace('ETF_COLUMNS = ("name", "nav")', 'ETF_COLUMNS = ("name", "nav", "expense_ratio")'));
-  expect(s.read("etf/release.py")).toContain('"expense_ratio")');
+  s.write("app/etf/release.py", s.read("app/etf/release.py").replace('VERSION = "1.0.0"', 'VERSION = "1.1.0"').replace('ETF_COLUMNS = ("name", "nav")', 'ETF_COLUMNS = ("name", "nav", "expense_ratio")'));
+  expect(s.read("app/etf/release.py")).toContain('"expense_ratio")');
 }
 
 const root = (cmd: string) => on(HOST, "root", cmd, { timeoutMs: 120_000 });
@@ -215,9 +215,9 @@ describe("etf-service (seed 003)", () => {
   });
 
   it("a broken release (/metrics fails) deploys, fails verify-health and is rolled back automatically; 1.1.0 serves again", async () => {
-    const good = s.read("etf/metrics.py");
-    s.write("etf/release.py", s.read("etf/release.py").replace('VERSION = "1.1.0"', 'VERSION = "1.2.0"'));
-    s.write("etf/metrics.py", good.replace('+ " FROM etf_updates"', '+ " FROM etf_update"')); // a typo in the query
+    const good = s.read("app/etf/metrics.py");
+    s.write("app/etf/release.py", s.read("app/etf/release.py").replace('VERSION = "1.1.0"', 'VERSION = "1.2.0"'));
+    s.write("app/etf/metrics.py", good.replace('+ " FROM etf_updates"', '+ " FROM etf_update"')); // a typo in the query
     const r = await s.deploy(SHA.v3);
     expect(r.ok).toBe(false);
     expect(r.steps.deploy!.code, why(r.steps.deploy)).toBe(0); // the programs stay up: only the checks see it
@@ -234,7 +234,7 @@ describe("etf-service (seed 003)", () => {
     expect((await programs()).split("\n").filter((l) => / RUNNING /.test(l))).toHaveLength(3);
     expect((await ledger()).at(-1)).toMatchObject({ outcome: "rollback", release: ids.v2, abandoned: ids.v3, bad: true });
     expect(await alembicCurrent()).toBe("0003 (head)"); // nothing to migrate in 1.2.0: the schema is untouched
-    s.write("etf/metrics.py", good);
+    s.write("app/etf/metrics.py", good);
   });
 
   it("rollback.yml by hand: the code back to the first release by its sha, then the restore-db job (its own approval) pg_restores the backup taken before 0003", async () => {

@@ -1,5 +1,5 @@
 // Seed 002 end to end: the IBKR trading system as a hardened systemd service (examples/ibkr-trading,
-// environments/examples/ibkr-trading.yml) on the lab's droplet-2, deployed, changed, broken and
+// examples/ibkr-trading/environments/production.yml) on the lab's droplet-2, deployed, changed, broken and
 // rolled back by the actions alone, run in deploy.yml's order as the runner runs them. The runbook's
 // own criteria are asserted on the host: the unit's hardening, limits and restart backoff as
 // systemd loaded them (and as the running process sees them), the health check script shipped in
@@ -54,9 +54,9 @@ let v100 = { main: "", migrations: "" };
 const commit = (version: string, o: { migration2?: boolean; gateway?: string; brokenMigration3?: boolean } = {}) => {
   let main = v100.main.replace('VERSION = "1.0.0"', `VERSION = "${version}"`);
   if (o.gateway) main = main.replace('os.environ.get("IBKR_GATEWAY", "simulated")', JSON.stringify(o.gateway));
-  sc.write("ibkr/main.py", main);
+  sc.write("app/ibkr/main.py", main);
   sc.write(
-    "ibkr/migrations.py",
+    "app/ibkr/migrations.py",
     o.migration2
       ? v100.migrations.replace(
           "MIGRATIONS = [\n    (1, m001_book),\n]",
@@ -89,7 +89,7 @@ beforeAll(async () => {
   // trader user, without the runbook's sudo group (NoNewPrivileges= makes it useless anyway)
   await root("useradd --system --create-home --home-dir /home/trader --shell /bin/bash trader");
   sc = new Scenario(lab(), "ibkr-trading", "production", { "trader-1": HOST });
-  v100 = { main: sc.read("ibkr/main.py"), migrations: sc.read("ibkr/migrations.py") };
+  v100 = { main: sc.read("app/ibkr/main.py"), migrations: sc.read("app/ibkr/migrations.py") };
   expect(v100.main).toContain('VERSION = "1.0.0"');
 }, 60_000);
 afterAll(async () => {

@@ -183,9 +183,9 @@ describe("seed 004: nas-collectors, a compose stack on the NAS", () => {
     // the code change: coverage tracking into the column migration 008 adds; the exchange lists
     // two new options and one BTC option expired
     s.write("schema/008_instrument_coverage.sql", "-- Migration 008: the newest quote of each instrument (coverage tracking, 1.1.0)\nALTER TABLE instrument_metadata ADD COLUMN last_quote_at timestamptz;\nCREATE INDEX instrument_metadata_last_quote_idx ON instrument_metadata (currency, last_quote_at);\n");
-    s.write("scripts/version.py", 'VERSION = "1.1.0"\n');
+    s.write("app/scripts/version.py", 'VERSION = "1.1.0"\n');
     s.write(
-      "scripts/coverage.py",
+      "app/scripts/coverage.py",
       `# Coverage tracking (1.1.0, with migration 008): the newest quote of each active instrument.
 
 
@@ -201,10 +201,10 @@ def update(db, currency):
     )
 `,
     );
-    const listing = JSON.parse(s.read("config/instruments.json"));
+    const listing = JSON.parse(s.read("app/config/instruments.json"));
     listing.BTC = listing.BTC.filter((n: string) => n !== "BTC-26DEC26-90000-P").concat("BTC-25JUN27-120000-C");
     listing.ETH = listing.ETH.concat("ETH-25JUN27-5000-C");
-    s.write("config/instruments.json", JSON.stringify(listing, null, 2));
+    s.write("app/config/instruments.json", JSON.stringify(listing, null, 2));
     const dbContainer = (await root(`${DOCKER} inspect -f '{{.Id}}' ${DB}`)).stdout;
     const quotesBefore = await num("SELECT COUNT(*) FROM btc_option_quotes");
 
@@ -247,10 +247,10 @@ def update(db, currency):
   });
 
   it("a broken release (a collector that stops writing rows) passes deploy-compose, fails the freshness check, and is rolled back automatically to release 2; data intact", async () => {
-    const code = s.read("scripts/collector.py");
+    const code = s.read("app/scripts/collector.py");
     const broken = code.replace("(timestamp, instrument_name,", "(timestmp, instrument_name,");
     expect(broken).not.toBe(code);
-    s.write("scripts/collector.py", broken);
+    s.write("app/scripts/collector.py", broken);
     const metaBefore = await metadata();
     const rowsBefore = await num("SELECT COUNT(*) FROM btc_option_quotes");
 
@@ -284,7 +284,7 @@ def update(db, currency):
     expect(await metadata()).toEqual(metaBefore);
     expect(await num("SELECT COUNT(*) FROM btc_option_quotes")).toBeGreaterThanOrEqual(rowsBefore);
     await grows("btc_option_quotes");
-    s.write("scripts/collector.py", code);
+    s.write("app/scripts/collector.py", code);
   });
 
   it("rollback workflow: back to release 1 by name, with restore-db from the backup taken before migration 008", async () => {

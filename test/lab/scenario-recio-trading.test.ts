@@ -1,5 +1,5 @@
 // Seed 001 end to end (issue #8): the REC.IO trading system, twelve supervisor programs on one lab
-// droplet (environments/examples/recio-trading.yml, sample app examples/recio-trading/app), deployed
+// droplet (examples/recio-trading/environments/staging.yml, sample app examples/recio-trading/app), deployed
 // by deploy.yml's job steps as the runner runs them (test/harness/scenario.ts): backup-db ->
 // apply-migrations (a no-op: trades.db is migrated by the release itself, see the environment
 // file) -> deploy-supervisor -> verify-health -> rollback on failure. Then a change with a new

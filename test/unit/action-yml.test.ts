@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { parse } from "yaml";
 import { describe, expect, it } from "vitest";
 import { lintActionYml, lintWorkflows } from "../../scripts/lint-workflows.js";
-import { actionNames, actionSpecs, commonInputs } from "../../src/actions/specs.js";
+import { actionNames, actionSpecs, inputsOf } from "../../src/actions/specs.js";
 
 describe("action.yml files", () => {
   it.each(actionNames)("%s is valid for GitHub's parser, runs on node24 and documents every input and output", (name) => {
@@ -10,7 +10,7 @@ describe("action.yml files", () => {
     expect(lintActionYml(file)).toEqual([]);
     const doc = parse(readFileSync(file, "utf8"));
     expect(doc.runs).toEqual({ using: "node24", main: "dist/index.js" });
-    expect(Object.keys(doc.inputs)).toEqual(Object.keys({ ...commonInputs, ...actionSpecs[name].inputs }));
+    expect(Object.keys(doc.inputs)).toEqual(Object.keys(inputsOf(actionSpecs[name])));
     for (const [k, v] of Object.entries<{ description: string }>(doc.inputs)) expect(v.description.length, k).toBeGreaterThan(20);
     expect(Object.keys(doc.outputs ?? {})).toEqual(Object.keys(actionSpecs[name].outputs));
     for (const v of Object.values<{ description: string }>(doc.outputs)) expect(v.description.length).toBeGreaterThan(10);

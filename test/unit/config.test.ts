@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { Ajv2020 } from "ajv/dist/2020.js";
 import { parse } from "yaml";
@@ -52,15 +52,19 @@ describe("environment files", () => {
     expect([...kinds].sort()).toEqual(["compose", "supervisor", "systemd"]); // an example per target type
   });
 
-  it("the five seed scenarios (environments/examples) validate, and each has its sample app and e2e test", () => {
-    const names = readdirSync("environments/examples").filter((f) => f.endsWith(".yml")).map((f) => f.replace(/\.yml$/, "")).sort();
+  it("the five seed scenarios are example repositories (examples/<name>: app, environments, callers) that validate clean, each with its e2e test", () => {
+    const names = readdirSync("examples").filter((n) => existsSync(path.join("examples", n, "environments"))).sort();
     expect(names).toEqual(["darkpool-collector", "etf-service", "ibkr-trading", "nas-collectors", "recio-trading"]);
     for (const n of names) {
-      const { env } = loadEnvironment(`environments/examples/${n}.yml`);
+      const root = path.resolve("examples", n);
+      const [file, ...more] = readdirSync(path.join(root, "environments"));
+      expect(more, n).toEqual([]);
+      const { env, warnings } = loadEnvironment(file!.replace(/\.yml$/, ""), root);
+      expect(warnings ?? [], n).toEqual([]); // every path it names is in the example repository
       expect(Object.keys(env.services).length, n).toBeGreaterThan(0);
       expect(env.checks.length, n).toBeGreaterThan(0);
       expect(env.policy["auto-rollback"], n).toBe(true);
-      expect(readdirSync(path.join("examples", n)).length, n).toBeGreaterThan(0);
+      expect(readdirSync(path.join(root, ".github", "workflows")), n).toEqual(expect.arrayContaining(["deploy.yml", "rollback.yml"]));
       expect(readdirSync("test/lab"), n).toContain(`scenario-${n}.test.ts`);
     }
   });

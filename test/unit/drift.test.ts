@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { driftReport, liveRelease, type DriftTarget } from "../../src/cli/drift.js";
+import { driftReport, liveRelease, type DriftTarget } from "../../src/operations/drift.js";
 import type { HostStatus } from "../../src/operations/deploy.js";
 
 const SHA = "a84d88e7554fc1fa21bcbc4efae3c782a70d2b9d";

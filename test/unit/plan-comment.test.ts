@@ -3,7 +3,7 @@ import { loadEnvironment } from "../../src/config/load.js";
 import { parseNameStatus, planComment, planMarker, relevantChanges } from "../../src/github/plan-comment.js";
 
 const changed = parseNameStatus(
-  ["M\tenvironments/nas.yml", "A\texamples/nas-collectors/schema/007_funding_rates.sql", "M\texamples/nas-collectors/docker-compose-lifecycle.yml", "R100\tdocs/old.md\tdocs/new.md", "M\tsrc/cli/main.ts", "M\t.github/workflows/deploy.yml", ""].join("\n"),
+  ["M\tenvironments/nas.yml", "A\texamples/nas-collectors/schema/007_funding_rates.sql", "M\texamples/nas-collectors/app/docker-compose-lifecycle.yml", "R100\tdocs/old.md\tdocs/new.md", "M\tsrc/cli/main.ts", "M\t.github/workflows/deploy.yml", ""].join("\n"),
 );
 
 describe("plan comment", () => {
@@ -11,7 +11,7 @@ describe("plan comment", () => {
     expect(changed).toEqual([
       { status: "M", path: "environments/nas.yml" },
       { status: "A", path: "examples/nas-collectors/schema/007_funding_rates.sql" },
-      { status: "M", path: "examples/nas-collectors/docker-compose-lifecycle.yml" },
+      { status: "M", path: "examples/nas-collectors/app/docker-compose-lifecycle.yml" },
       { status: "R", path: "docs/new.md" },
       { status: "M", path: "src/cli/main.ts" },
       { status: "M", path: ".github/workflows/deploy.yml" },
@@ -23,8 +23,9 @@ describe("plan comment", () => {
       ["environment file", ["environments/nas.yml (changed)"]],
       ["deploy workflows", [".github/workflows/deploy.yml (changed)"]],
       ["migrations of crypto (examples/nas-collectors/schema)", ["examples/nas-collectors/schema/007_funding_rates.sql (new)"]],
-      // release: examples/nas-collectors holds the compose file and the schema directory
-      ["release of collectors (examples/nas-collectors)", ["examples/nas-collectors/schema/007_funding_rates.sql (new)", "examples/nas-collectors/docker-compose-lifecycle.yml (changed)"]],
+      ["release of collectors (examples/nas-collectors/app)", ["examples/nas-collectors/app/docker-compose-lifecycle.yml (changed)"]],
+      // named relative to the release
+      ["compose files of collectors", ["examples/nas-collectors/app/docker-compose-lifecycle.yml (changed)"]],
     ]);
     expect(relevantChanges(loadEnvironment("production"), changed)).toEqual([["deploy workflows", [".github/workflows/deploy.yml (changed)"]]]);
   });

@@ -69,7 +69,7 @@ WantedBy=multi-user.target
 
 describe("supervisor programs", () => {
   it("shared paths belong to the programs' user when they all run as one (seed 001: recio), else stay the deploy user's", () => {
-    const s = loadEnvironment("environments/examples/recio-trading.yml").env.services["recio-trading"];
+    const s = loadEnvironment("examples/recio-trading/environments/staging.yml").env.services["recio-trading"];
     if (s?.kind !== "supervisor") throw new Error("example changed");
     expect(sharedOwner(s)).toBe("recio:");
     const mixed = { ...s, programs: { ...s.programs, extra: { ...Object.values(s.programs)[0]!, user: "other" } } };

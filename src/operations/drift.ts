@@ -2,7 +2,9 @@
 // entry) against the desired state. Problems: a host with no live release, a live release the
 // ledger does not record as a success, hosts of one service running different commits, and (with
 // --sha) a live commit other than the expected one. Each is printed as a readable diff.
-import type { HostStatus } from "../operations/deploy.js";
+import type { Environment } from "../config/schema.js";
+import type { RemotePool } from "../remote/pool.js";
+import { releaseStatus, type HostStatus } from "./deploy.js";
 
 export interface DriftTarget {
   service: string;
@@ -16,6 +18,12 @@ export interface LiveRelease {
   sha?: string;
   actor?: string;
   time?: string;
+}
+
+/** Every (service, host) of the environment (or of one service) with its status, or why it could not be read. */
+export async function driftTargets(env: Environment, pool: RemotePool, o: { service?: string; hosts?: string[] } = {}): Promise<DriftTarget[]> {
+  const pairs = Object.entries(env.services).flatMap(([name, s]) => (o.service && o.service !== name ? [] : s.hosts.filter((h) => !o.hosts || o.hosts.includes(h)).map((host) => ({ name, host, deployTo: s["deploy-to"] }))));
+  return Promise.all(pairs.map(async (t) => ({ service: t.name, host: t.host, status: await pool.get(t.host).then((r) => releaseStatus(r, t.name, t.deployTo, 50)).catch((e: Error) => e) })));
 }
 
 /** The live release and its commit: the ledger's success entry for `current`, else the sha in the release id. */
