@@ -1,7 +1,8 @@
 // npm run demo: boots the lab if needed and puts seed 000's Dark Pool Trade Collector through what
 // its runbook did by hand — crontab -> systemd, a change with a migration, a broken release — with
-// the example caller examples/workflows/deploy.yml (in an app repository of its own), run by the local workflow runner (GitHub's
-// parser and expression engine; the committed action bundles under Node 24) on every push to main. Prints a readable report and writes the jobs' markdown summaries to
+// the example repository examples/darkpool-collector (its own .github/workflows/deploy.yml, a caller of
+// OWNER/slipway/.github/workflows/deploy-environment.yml@v0, resolved to this checkout), run by the local
+// workflow runner (GitHub's parser and expression engine; the committed action bundles under Node 24) on every push to main. Prints a readable report and writes the jobs' markdown summaries to
 // .lab/demo-report.md. The system stays deployed on the lab (npm run lab -- down removes it all).
 import { execFileSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
@@ -34,13 +35,13 @@ const trades = () => dp.sql("SELECT count(*) FROM darkpool_trades").then(Number)
 console.log(`  crontab of deployer: ${(await rootOn(lab, COLLECTOR, "crontab -l -u deployer")).split("\n").length} lines; ${await trades()} trades in darkpool_trades`);
 
 const cli = (args: string[]) => execFileSync("node", [path.join(ROOT, "dist/cli/index.js"), ...args], { cwd: scenario.ws, encoding: "utf8" }).trim();
-say("validate and plan (deploy.yml's plan job)");
+say("validate and plan (the plan step of the deploy job)");
 console.log(cli(["validate", scenario.envPath]).replace(/^/gm, "  "));
 console.log(cli(["plan", scenario.envPath]).replace(/^/gm, "  "));
 
 const report: string[] = [
   "# slipway demo: seed 000's collector, from crontab to a verified, self-healing deploy\n",
-  `Lab hosts: ${lab.hosts.map((h) => `\`${h.name}\` ${h.address}`).join(", ")}. Each push to main of the app repository runs its \`.github/workflows/deploy.yml\` (examples/workflows/deploy.yml) through slipway's local workflow runner (GitHub's own parser and expression engine): plan, then the production job of \`deploy-environment.yml\` behind its approval (given here) — backup-db → apply-migrations → deploy-systemd → verify-health → rollback on failure.\n`,
+  `Lab hosts: ${lab.hosts.map((h) => `\`${h.name}\` ${h.address}`).join(", ")}. Each push to main of the app repository (examples/darkpool-collector) runs its \`.github/workflows/deploy.yml\` through slipway's local workflow runner (GitHub's own parser and expression engine): the production job of slipway's reusable \`deploy-environment.yml\` (by its versioned reference \`OWNER/slipway/…@v0\`) behind its approval (given here) — plan → backup-db → apply-migrations → deploy-systemd → verify-health → rollback on failure.\n`,
 ];
 const jobs: { title: string; sha: string; job: JobResult; ms: number }[] = [];
 const STEP_ICON = (code: number | null | undefined) => (code === 0 ? "✓" : "✗");

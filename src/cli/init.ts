@@ -225,8 +225,8 @@ export function deployWorkflow(envs: string[], r: ActionsRef): string {
 # workflow (backup-db -> apply-migrations -> deploy -> verify-health; the previous release is put back when
 # verification fails and policy.auto-rollback is true). The approval for an environment is its required
 # reviewers (Settings -> Environments). An environment's secrets reach the called workflow only through
-# \`secrets: inherit\`. To deploy a release built by a job of this file: upload its dist/ as the artifact
-# release-\${{ github.sha }} (the called workflow downloads it to dist/) and pass release-built: true.
+# \`secrets: inherit\`. To deploy a release built in the run: pass build: "npm ci && npm run build" (run in
+# each environment's job), or upload it as an artifact in a job of this file and pass release-artifact.
 name: deploy
 
 on:
@@ -242,10 +242,12 @@ ${jobs.join("\n\n")}
 `;
 }
 
-/** rollback.yml of slipway is not callable (no workflow_call): the caller runs the rollback action itself. */
+/** The caller of slipway's reusable rollback workflow, dispatched by hand. */
 export function rollbackWorkflow(envs: string[], r: ActionsRef): string {
+  const production = envs.filter((e) => !NOT_PRODUCTION.test(e));
   return `# Written by \`slipway init\`: roll an environment back by hand (Actions -> rollback -> Run workflow). Each
-# host's services return to the previous good release in its ledger, or to the release named.
+# host's services return to the previous good release in its ledger, or to the release named, and are
+# verified; a database restore waits for the approval of the environment <env>-db-restore.
 name: rollback
 
 on:
@@ -260,28 +262,25 @@ on:
         description: Release id or git sha to return to (empty = the previous good release)
         type: string
         default: ""
+      restore-db:
+        description: Also restore the database (approval of the environment <env>-db-restore)
+        type: boolean
+        default: false
 
 permissions:
   contents: read
 
 jobs:
   rollback:
-    runs-on: ubuntu-24.04
-    timeout-minutes: 30
-    environment: \${{ inputs.environment }}
-    # the deploy's group (deploy-environment.yml): never at the same time as a deploy of that environment
-    concurrency:
-      group: deploy-\${{ inputs.environment }}
-      cancel-in-progress: false
-    steps:
-      - uses: actions/checkout@v4
-      - uses: ${r.owner}/${r.repo}/actions/rollback@${r.ref}
-        with:
-          environment: \${{ inputs.environment }}
-          to: \${{ inputs.release }}
-        env:
-          # the environment file names the secrets it needs; the action reads only those
-          SLIPWAY_SECRETS: \${{ toJSON(secrets) }}
+    uses: ${r.owner}/${r.repo}/.github/workflows/rollback.yml@${r.ref}
+    permissions:
+      contents: read
+      deployments: write
+    with:
+      environment: \${{ inputs.environment }}
+      release: \${{ inputs.release }}
+      restore-db: \${{ inputs.restore-db }}
+${production.length ? `      production: \${{ ${production.map((e) => `inputs.environment == '${e}'`).join(" || ")} }}\n` : ""}    secrets: inherit
 `;
 }
 

@@ -1,41 +1,28 @@
-// The npm package as a newcomer gets it: `npm pack` of this checkout installed offline into an empty
-// directory (nothing of this repository's node_modules), then its `slipway` bin run in an empty git
-// repository: init against a real sshd (the key fetched and pinned), validate, the workflows linted,
-// init against a closed port (the placeholder validate refuses), and init refusing to overwrite.
-// It packs the working tree's dist/cli: run `npm run build` after changing src/cli.
-import { execFileSync, spawnSync } from "node:child_process";
+// The npm package as a newcomer gets it (test/harness/packed-cli.ts), its `slipway` bin run in an
+// empty git repository: init against a real sshd (the key fetched and pinned), validate, the
+// workflows linted, init against a closed port (the placeholder validate refuses), and init refusing
+// to overwrite. test/lab/newcomer.test.ts goes on from there to a deploy on a lab droplet.
+import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { lintWorkflowFiles } from "../../scripts/lint-workflows.js";
 import { schemaUrl } from "../../src/config/json-schema.js";
 import { ROOT } from "../harness/runner.js";
+import { installPackedCli, type PackedCli } from "../harness/packed-cli.js";
 import { freePort, startSshd, type Sshd } from "../harness/sshd.js";
 import { tempDirs } from "../harness/temp.js";
 
 const temp = tempDirs();
 const pkg = JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8")) as { name: string; version: string; dependencies?: object };
-const timings: Record<string, number> = {};
-const timed = <T>(what: string, f: () => T): T => {
-  const t0 = performance.now();
-  try {
-    return f();
-  } finally {
-    timings[what] = Math.round(performance.now() - t0);
-  }
-};
-
+let cli: PackedCli;
 let sshd: Sshd;
-let packed: { filename: string; size: number; entryCount: number; files: { path: string }[] };
-let bin: string;
+let timings: Record<string, number> = {};
+let packed: PackedCli["packed"];
 beforeAll(async () => {
   sshd = await startSshd();
-  const out = temp("slipway-pack-");
-  packed = timed("npm pack", () => JSON.parse(execFileSync("npm", ["pack", "--json", "--pack-destination", out], { cwd: ROOT, encoding: "utf8" }))[0]);
-  const prefix = temp("slipway-install-"); // empty: no package.json, no node_modules
-  // offline: the package has no dependencies to fetch
-  timed("npm install", () => execFileSync("npm", ["install", "--offline", "--no-audit", "--no-fund", path.join(out, packed.filename)], { cwd: prefix, encoding: "utf8" }));
-  bin = path.join(prefix, "node_modules/.bin/slipway");
+  cli = installPackedCli(temp);
+  ({ packed, timings } = cli);
 });
 afterAll(() => {
   sshd?.stop();
@@ -43,7 +30,7 @@ afterAll(() => {
 });
 
 /** The installed bin, in `cwd`, with PATH and HOME only: nothing points back at this checkout. */
-const slipway = (cwd: string, ...args: string[]) => spawnSync(bin, args, { cwd, encoding: "utf8", timeout: 30_000, env: { PATH: process.env.PATH, HOME: process.env.HOME } });
+const slipway = (cwd: string, ...args: string[]) => cli.run(cwd, args);
 const gitRepo = () => {
   const dir = temp("slipway-newcomer-");
   execFileSync("git", ["init", "-q", dir]);
