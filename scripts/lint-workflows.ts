@@ -21,6 +21,15 @@ export async function lintWorkflows(dir = ".github/workflows"): Promise<string[]
   return lintWorkflowFiles(workflowFiles([dir]));
 }
 
+/** examples/<name>/.github/workflows of each example repository, sorted */
+export function exampleWorkflowDirs(root = "examples"): string[] {
+  return readdirSync(root, { withFileTypes: true })
+    .filter((d) => d.isDirectory())
+    .map((d) => path.join(root, d.name, ".github", "workflows"))
+    .filter((d) => existsSync(d))
+    .sort();
+}
+
 export function lintActionYml(file: string, content = readFileSync(file, "utf8")): string[] {
   const result = parseAction({ name: file, content }, new NoOperationTraceWriter());
   return result.context.errors.getErrors().map((e) => `${file}: ${e.message}`);
@@ -28,7 +37,8 @@ export function lintActionYml(file: string, content = readFileSync(file, "utf8")
 
 // npm run lint:workflows [-- PATH...]: the workflows and action.yml files named (directories: their
 // .yml files), or without arguments this repository's .github/workflows, the example callers
-// (examples/workflows) and actions/*/action.yml;
+// (examples/workflows), each example repository's callers (examples/<name>/.github/workflows, linted
+// against that example's environments/) and actions/*/action.yml;
 // a workflow directory gets every check of `slipway lint-workflows`, a single file actionlint only
 if (import.meta.url === `file://${process.argv[1]}`) {
   const args = process.argv.slice(2);
@@ -38,7 +48,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     process.exit(2);
   }
   const isAction = (f: string) => /^action\.ya?ml$/.test(path.basename(f));
-  const targets = args.length ? args : [".github/workflows", "examples/workflows", ...readdirSync("actions").map((a) => path.join("actions", a, "action.yml"))];
+  const targets = args.length ? args : [".github/workflows", "examples/workflows", ...exampleWorkflowDirs(), ...readdirSync("actions").map((a) => path.join("actions", a, "action.yml"))];
   const actions = targets.filter(isAction);
   const problems: string[] = actions.flatMap((f) => lintActionYml(f));
   let workflows = 0;

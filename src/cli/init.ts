@@ -120,7 +120,7 @@ function serviceBlock(o: InitOptions): { service: string; check: string } {
     `  ${s}:`,
     `    kind: ${o.kind}`,
     `    hosts: ${hosts}`,
-    `    deploy-to: ${y(`/opt/${s}`)}  # on the hosts: releases/<id>, current (the live one), shared/`,
+    `    deploy-to: ${y(`/srv/${s}`)}  # on the hosts: releases/<id>, current (the live one), shared/; under a root your sudoers rules allow`,
     `    release: ${y(`dist/${s}`)}  # what is uploaded: a directory (or .tar.gz) of the checkout, committed or built by the workflow`,
   ];
   switch (o.kind) {

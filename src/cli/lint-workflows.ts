@@ -252,7 +252,8 @@ export function slipwayFindings(file: string, text: string, ctx: LintContext): F
       inputProblems(withNode, declared.inputs, `slipway's reusable workflow ${name}`, jobUses);
       const envs = environmentsOf(value(withNode, "environment"), job, jobUses);
       const needed = new Map<string, string>();
-      for (const [, env] of envs) for (const [k, why] of environmentSecrets(env)) if (!needed.has(k)) needed.set(k, why);
+      // a workflow that reads no secret (plan.yml) needs none passed
+      if (declared.readsSecrets) for (const [, env] of envs) for (const [k, why] of environmentSecrets(env)) if (!needed.has(k)) needed.set(k, why);
       const secrets = value(job, "secrets");
       if (isScalar(secrets) && secrets.value === "inherit") continue;
       const passed = keys(secrets);

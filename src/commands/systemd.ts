@@ -81,14 +81,21 @@ export function renderTimer(name: string, s: SystemdService): string | undefined
  * where it will run (systemd-analyze verify resolves ExecStart on the target); an unchanged unit
  * passed that check when it was installed. Prints whether anything changed.
  */
-export function verifyAndInstallUnitScript(o: { unit: string; staged: string; sudo: boolean; enable?: boolean }): Shell {
+export function verifyAndInstallUnitScript(o: { unit: string; staged: string; sudo: boolean; enable?: boolean; resolve?: { current: string; release: string } }): Shell {
   const installed = installedUnitPath(o.unit);
-  // verify the staged copy under the unit's own name (verify derives the unit type from it)
+  // verify the staged copy under the unit's own name (verify derives the unit type from it), with
+  // <deploy-to>/current/ read as the new release's directory: current still points at the previous
+  // release (or at nothing, on a first deploy) while the new release is staged. Literal replacement
+  // (awk's index(), values from the environment: no regex, no escapes), so a path is data.
+  const copy = o.resolve
+    ? sh`slipway_from=${`${o.resolve.current}/`} slipway_to=${`${o.resolve.release}/`} awk 'BEGIN { f = ENVIRON["slipway_from"]; t = ENVIRON["slipway_to"] }
+{ out = ""; while ((i = index($0, f)) > 0) { out = out substr($0, 1, i - 1) t; $0 = substr($0, i + length(f)) } print out $0 }' < ${o.staged} > "$vdir"/${o.unit}`
+    : sh`cp -- ${o.staged} "$vdir"/${o.unit}`;
   return sh`if cmp -s ${o.staged} ${installed}; then
   echo "slipway:unit unchanged"; slipway_unit_changed=0
 else
   vdir=$(mktemp -d)
-  cp -- ${o.staged} "$vdir"/${o.unit}
+  ${copy}
   verified=0; out=$(systemd-analyze verify "$vdir"/${o.unit} 2>&1) && verified=1
   rm -rf "$vdir"
   if [ "$verified" != 1 ]; then

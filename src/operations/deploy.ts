@@ -109,6 +109,15 @@ export function sharedOwner(s: Service): string | undefined {
 export type LockRequest = Pick<DeployRequest, "owner" | "lockWaitMs" | "sudo" | "log">;
 export type LedgerRequest = Pick<DeployRequest, "serviceName" | "releaseId" | "sha" | "owner">;
 
+/** Why a deploy could not prepare deploy-to, with the fix when sudo asked for a password (the sudoers rules do not cover the path). */
+export function cannotPrepare(host: string, deployTo: string, tail: string[]): string {
+  const text = tail.slice(-5).join("\n");
+  const hint = /sudo: (a password is required|a terminal is required)/.test(text)
+    ? `\nthe deploy user may not run this through \`sudo -n\`: the rules in /etc/sudoers.d/slipway-deploy must cover ${deployTo} (docs/github-setup.md, "The deploy user's sudo": list your deploy-to roots, or deploy under /srv)`
+    : "";
+  return `[${host}] cannot prepare ${deployTo}: ${text}${hint}`;
+}
+
 /** Take the deploy lock, waiting on the host up to lockWaitMs; returns the live release id (or undefined) and what `extra` printed. */
 export async function lock(remote: Remote, p: ReleasePaths, req: LockRequest, extra?: Shell): Promise<{ previous?: string; stdout: string }> {
   const script = lockScript(remote.name, p, req);
@@ -118,7 +127,7 @@ export async function lock(remote: Remote, p: ReleasePaths, req: LockRequest, ex
   if (r.code === LOCK_HELD_EXIT) throw new LockHeldError(remote.name, lockHeldMessage(remote.name, p, marks(r.stdout, "lock-held")[0]), false);
   // the lock was taken but `extra` failed: give it back before reporting
   if (marks(r.stdout, "current").length) await remote.run(releaseLockScript(p, req.owner.run), { step: "unlock", quiet: true, check: false }).catch(() => undefined);
-  throw new DeployError(remote.name, `[${remote.name}] cannot prepare ${p.deployTo}: ${r.tail.slice(-5).join("\n")}`, false);
+  throw new DeployError(remote.name, cannotPrepare(remote.name, p.deployTo, r.tail), false);
 }
 
 /** The lock part of a script: prepare <deploy-to>, take the lock (waiting on the host up to lockWaitMs). */
@@ -231,7 +240,7 @@ ${releaseLockScript(p, req.owner.run)}`;
   const reason = lost ? `[${remote.name}] step "${step}" lost its connection to the host` : new RemoteCommandError(remote.name, step, r!.code, r!.tail, `failed with exit code ${r!.code}`).message;
   if (!last) {
     if (r?.code === LOCK_HELD_EXIT) throw new LockHeldError(remote.name, lockHeldMessage(remote.name, p, marks(out, "lock-held")[0]), false, steps);
-    throw new DeployError(remote.name, lost ? reason : `[${remote.name}] cannot prepare ${p.deployTo}: ${r!.tail.slice(-5).join("\n")}`, false, steps);
+    throw new DeployError(remote.name, lost ? reason : cannotPrepare(remote.name, p.deployTo, r!.tail), false, steps);
   }
   const unlock = () => remote.run(releaseLockScript(p, req.owner.run), { step: "unlock", quiet: true, check: false }).catch(() => undefined);
   if (last === "recorded") {
@@ -321,7 +330,7 @@ export function systemdDriver(name: string, s: SystemdService, p: ReleasePaths, 
   // a timer-driven job: the timer is what is enabled, (re)started and watched
   const timer = timerText ? timerName(name, s) : undefined;
   const active = timer ?? unit;
-  const install = (staged: string, file: string, enable: boolean) => verifyAndInstallUnitScript({ unit: file, staged: `${staged}/${file}`, sudo, enable });
+  const install = (staged: string, file: string, enable: boolean) => verifyAndInstallUnitScript({ unit: file, staged: `${staged}/${file}`, sudo, enable, resolve: { current: p.current, release: p.release } });
   const reinstall = (prevStaged: string, file: string) => sh`if [ -f ${`${prevStaged}/${file}`} ] && ! cmp -s ${`${prevStaged}/${file}`} ${installedUnitPath(file)}; then
   ${priv(sudo, sh`install -m 0644 ${`${prevStaged}/${file}`} ${installedUnitPath(file)}`)}
   ${priv(sudo, sh`systemctl daemon-reload`)}

@@ -31,7 +31,7 @@ const PORT = 8642;
 const SERVICE = "hello";
 const temp = tempDirs();
 const git = (cwd: string, ...args: string[]) => execFileSync("git", args, { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim();
-const cleanup = () => rootOn(lab(), HOST, `systemctl disable --now ${SERVICE}.service 2>/dev/null; rm -f /etc/systemd/system/${SERVICE}.service; systemctl daemon-reload; systemctl reset-failed ${SERVICE}.service 2>/dev/null; rm -rf /opt/${SERVICE}; true`);
+const cleanup = () => rootOn(lab(), HOST, `systemctl disable --now ${SERVICE}.service 2>/dev/null; rm -f /etc/systemd/system/${SERVICE}.service; systemctl daemon-reload; systemctl reset-failed ${SERVICE}.service 2>/dev/null; rm -rf /srv/${SERVICE}; true`);
 
 let cli: PackedCli;
 let repo: string;
@@ -131,7 +131,7 @@ describe("a newcomer's repository, from the npm tarball to a deployed, verified 
     const t0 = performance.now();
     const r = await run("deploy.yml", { event: "push", sha });
     timings["first deploy (push to healthy)"] = Math.round(performance.now() - t0);
-    expect(r.conclusion, whyRun({ run: r })).toBe("success");
+    expect(r.conclusion, `${whyRun({ run: r })}\n${r.log.slice(-4000)}`).toBe("success");
     const job = allJobs(r.jobs).find((j) => j.id === "staging / deploy")!;
     expect(job.steps.filter((s) => s.outcome === "success").map((s) => s.id)).toEqual(expect.arrayContaining(["plan", "systemd", "verify"]));
     expect(job.outputs["release-id"]).toMatch(new RegExp(`-${sha.slice(0, 7)}$`));
@@ -145,7 +145,7 @@ describe("a newcomer's repository, from the npm tarball to a deployed, verified 
     writeApp("v2");
     const sha = push("v2");
     const { value: r, maxGapMs } = await probe(url, () => run("deploy.yml", { event: "push", sha }));
-    expect(r.conclusion, whyRun({ run: r })).toBe("success");
+    expect(r.conclusion, `${whyRun({ run: r })}\n${r.log.slice(-4000)}`).toBe("success");
     expect(await page()).toBe("hello v2");
     timings["longest gap during the v2 deploy"] = maxGapMs;
     const verify = cli.run(repo, ["verify", "staging"], { SLIPWAY_SSH_KEY: readFileSync(lab().clientKey, "utf8") });
@@ -155,7 +155,7 @@ describe("a newcomer's repository, from the npm tarball to a deployed, verified 
 
   it("the generated rollback.yml, dispatched, puts v1 back and records it on GitHub", async () => {
     const r = await run("rollback.yml", { event: "workflow_dispatch", sha: shas.v2!, inputs: { environment: "staging", release: "", "restore-db": "false" } });
-    expect(r.conclusion, whyRun({ run: r })).toBe("success");
+    expect(r.conclusion, `${whyRun({ run: r })}\n${r.log.slice(-4000)}`).toBe("success");
     expect(await page()).toBe("hello v1");
     const rollback = github.deploymentsFor("staging").find((d) => (d.payload as { rollback?: boolean })?.rollback === true);
     expect(rollback?.statuses.map((s) => s.state)).toEqual(["success", "in_progress"]);

@@ -76,10 +76,16 @@ describe("slipway init: the caller workflows", () => {
     }
   });
 
-  it("rollback.yml: workflow_dispatch over the environments, running the rollback action", () => {
+  it("rollback.yml: workflow_dispatch over the environments, calling the reusable rollback workflow with secrets: inherit", () => {
     const wf = parse(rollbackWorkflow(["production", "staging"], ref));
     expect(wf.on.workflow_dispatch.inputs.environment.options).toEqual(["production", "staging"]);
-    expect(wf.jobs.rollback.steps[1]).toMatchObject({ uses: "acme/slipway/actions/rollback@v1", with: { environment: "${{ inputs.environment }}", to: "${{ inputs.release }}" } });
+    expect(Object.keys(wf.jobs)).toEqual(["rollback"]);
+    expect(wf.jobs.rollback).toMatchObject({
+      uses: "acme/slipway/.github/workflows/rollback.yml@v1",
+      permissions: { contents: "read", deployments: "write" },
+      with: { environment: "${{ inputs.environment }}", release: "${{ inputs.release }}", "restore-db": "${{ inputs.restore-db }}", production: "${{ inputs.environment == 'production' }}" },
+      secrets: "inherit",
+    });
   });
 
   it("both pass actionlint", async () => {

@@ -1,12 +1,14 @@
 // slipway lint-workflows: a corpus of broken workflows (test/fixtures/workflows-repo/broken, each
 // file heading its expected findings as `# expect: LINE:COL message…`) against a small repository's
 // environments and .github/actionlint.yaml; clean ones (SLIPWAY_SECRETS at job level, secrets by name
-// at three levels, self-hosted labels, what `slipway init` writes, this repository's own workflows);
+// at three levels, self-hosted labels, what `slipway init` writes, this repository's own workflows and
+// the example callers, each examples/<name>/.github/workflows against that example's environments/);
 // and the table of slipway's reusable workflows, which must match .github/workflows.
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { exampleWorkflowDirs } from "../../scripts/lint-workflows.js";
 import { environmentSecrets, lintWorkflowDir, neededSecrets, repositoryEnvironments, slipwayFindings, type Finding } from "../../src/cli/lint-workflows.js";
 import { reusableWorkflows, workflowCallOf } from "../../src/cli/reusable-workflows.js";
 import { deployWorkflow, environmentFile, initKinds, parseActionsRef, parseHost, rollbackWorkflow } from "../../src/cli/init.js";
@@ -43,7 +45,7 @@ describe("clean workflows", () => {
     expect(shown(findings)).toEqual([]);
   });
 
-  it.each([".github/workflows", "examples/workflows"])("this repository's %s with its environments/", async (dir) => {
+  it.each([".github/workflows", "examples/workflows", ...exampleWorkflowDirs()])("this repository's %s with its environments/", async (dir) => {
     const { files, findings } = await lintWorkflowDir(dir);
     expect(files.length).toBeGreaterThan(0);
     expect(shown(findings)).toEqual([]);
@@ -96,6 +98,14 @@ checks:
     expect([...neededSecrets(env, "verify-health").keys()]).toContain("MAIN_DATABASE_URL");
     expect([...neededSecrets(env, "rollback", { verify: "false" }).keys()]).toEqual(["APP_KEY", "FLEET_KEY"]);
     expect([...environmentSecrets(env).keys()].sort()).toEqual(["APP_KEY", "FLEET_KEY", "MAIN_DATABASE_URL", "QUEUE_URL", "WEB_TOKEN"]);
+  });
+
+  it("a caller of plan.yml passes no secret (it reads none); one of deploy-environment.yml that passes none is reported", () => {
+    const ctx = { environments: new Map([["staging", env]]) };
+    const caller = (file: string) => `on: push\njobs:\n  c:\n    uses: OWNER/slipway/.github/workflows/${file}@v0\n    with: { environment: staging }\n`;
+    expect(reusableWorkflows["plan.yml"]?.readsSecrets).toBe(false);
+    expect(shown(slipwayFindings("w.yml", caller("plan.yml").replace("    with: { environment: staging }\n", ""), ctx))).toEqual([]);
+    expect(shown(slipwayFindings("w.yml", caller("deploy-environment.yml"), ctx))).toEqual([expect.stringMatching(/^w\.yml:4:11: deploy-environment\.yml reads .*FLEET_KEY.* and this job does not pass them: add `secrets: inherit`/)]);
   });
 
   it("an environment file that does not validate is a finding at its first problem, and its name is not reported as missing", () => {

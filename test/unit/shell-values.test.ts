@@ -187,7 +187,7 @@ const builders: Record<string, (v: string) => Shell> = {
   supervisorctl: (v) => supervisorctl(supervisor(v), true, sh`status ${v}`),
   installProgramsScript: (v) => installProgramsScript({ s: supervisor(v), group: v, staged: v, record: v, sudo: true }),
   restartGroupAndWaitScript: (v) => restartGroupAndWaitScript({ s: supervisor(v), group: v, sudo: true, startTimeoutSec: 5, windowSec: 5 }),
-  verifyAndInstallUnitScript: (v) => verifyAndInstallUnitScript({ unit: v, staged: v, sudo: true }),
+  verifyAndInstallUnitScript: (v) => sh`${verifyAndInstallUnitScript({ unit: v, staged: v, sudo: true })}\n${verifyAndInstallUnitScript({ unit: v, staged: v, sudo: true, resolve: { current: v, release: v } })}`,
   restartAndWaitScript: (v) => sh`${restartAndWaitScript({ unit: v, sudo: true, reload: "if-unchanged", startTimeoutSec: 5, windowSec: 5 })}\n${restartAndWaitScript({ unit: v, sudo: false, reload: true, startTimeoutSec: 5, windowSec: 5 })}`,
   // an empty or multi-line match is refused by the builder itself (test/unit/crontab-edit.test.ts)
   removeCronScript: (v) => removeCronScript({ user: v, match: /^[^\n\r]+$/.test(v) ? v : `m${v.replace(/[\n\r]/g, "")}`, sudo: true }),

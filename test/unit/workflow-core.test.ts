@@ -6,7 +6,8 @@ import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ConcurrencyGroups } from "../../src/workflow/concurrency.js";
 import { expandMatrix, runWorkflow } from "../../src/workflow/run.js";
-import type { RunOptions } from "../../src/workflow/types.js";
+import type { JobResult, RunOptions } from "../../src/workflow/types.js";
+import { SlipwayRepo } from "../harness/slipway-repo.js";
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
@@ -411,7 +412,11 @@ jobs:
 
 describe("this repository's own workflow files in the runner", () => {
   const ROOT = path.resolve(import.meta.dirname, "../..");
-  it("rollback.yml (workflow_dispatch) with its environment rejected runs no step and skips restore-db", async () => {
+  // OWNER/slipway/.github/workflows/rollback.yml@v0 resolves to a repository built from this checkout
+  let slipway: SlipwayRepo | undefined;
+  afterAll(() => slipway?.remove());
+  it("examples/workflows/rollback.yml (workflow_dispatch) calls slipway's rollback.yml: with its environment rejected it runs no step and skips restore-db", async () => {
+    slipway = SlipwayRepo.create();
     const workDir = mkdtempSync(path.join(os.tmpdir(), "wf-core-run-"));
     dirs.push(workDir);
     const seen: string[] = [];
@@ -421,11 +426,13 @@ describe("this repository's own workflow files in the runner", () => {
       event: "workflow_dispatch",
       inputs: { environment: "production", "restore-db": "true" },
       workDir,
+      actionRepos: slipway.actionRepos,
       approve: (env) => (seen.push(env.name), "reject"),
     });
     expect(seen).toEqual(["production"]);
     expect(r.conclusion).toBe("failure");
-    expect(r.jobs.map((j) => [j.id, j.result, j.steps.length])).toEqual([["rollback", "failure", 0], ["restore-db", "skipped", 0]]);
+    const called = (j: JobResult): unknown[] => [j.id, j.result, j.steps.length, ...(j.jobs ? [j.jobs.map(called)] : [])];
+    expect(r.jobs.map(called)).toEqual([["rollback", "failure", 0, [["rollback / rollback", "failure", 0], ["rollback / restore-db", "skipped", 0]]]]);
     expect(r.permissions).toEqual({ contents: "read" });
   });
 });

