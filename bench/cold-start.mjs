@@ -3,7 +3,7 @@
 // Bare `node` start-up is measured in the same run as the baseline.
 // Targets: bundle <= 2 MB, median cold start <= 150 ms.
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { ensureNode24 } from "../scripts/node24.mjs";
@@ -11,7 +11,8 @@ import { ensureNode24 } from "../scripts/node24.mjs";
 const root = path.resolve(import.meta.dirname, "..");
 const node = ensureNode24();
 const RUNS = Number(process.env.BENCH_RUNS ?? 15);
-const actions = ["backup-db", "apply-migrations", "deploy-systemd", "deploy-supervisor", "deploy-compose", "verify-health", "rollback"];
+// every action that has a bundle (actions/<name>/dist)
+const actions = readdirSync(path.join(root, "actions")).filter((a) => existsSync(path.join(root, "actions", a, "dist", "index.js"))).sort();
 const tmp = mkdtempSync(path.join(os.tmpdir(), "slipway-bench-"));
 const env = {
   PATH: process.env.PATH,

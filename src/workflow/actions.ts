@@ -44,7 +44,7 @@ export function resolveAction(uses: string, o: { workspace: string; actionRepos:
     const repo = `${owner}/${name}`;
     if (STAND_INS.has(repo.toLowerCase()) && !sub) return { kind: "stand-in", name: name!.toLowerCase() as "checkout", ref: ref! };
     const local = o.actionRepos[repo] ?? Object.entries(o.actionRepos).find(([k]) => k.toLowerCase() === repo.toLowerCase())?.[1];
-    if (!local) throw new Error(`'uses: ${uses}': the local runner has no copy of ${repo} (only ${[...STAND_INS, ...Object.keys(o.actionRepos)].join(", ")}); it does not download actions`);
+    if (!local) throw new Error(`'uses: ${uses}': the local runner has no copy of ${repo} (only ${[...STAND_INS, ...Object.keys(o.actionRepos)].join(", ")}); it does not download actions: give it a clone (npm run workflow -- --action-repo ${repo}=DIR)`);
     dir = path.join(gitExport(local, ref!, path.join(o.cache, repo.replace("/", "__"))), sub ?? "");
   }
   const file = ["action.yml", "action.yaml"].map((f) => path.join(dir, f)).find((f) => existsSync(f));
@@ -110,10 +110,19 @@ export class ArtifactStore {
   }
 }
 
-/** checkout's stand-in: the repository at the run's commit, as the workspace's only content. */
-export function checkout(repo: string, sha: string, workspace: string, cache: string): void {
-  const src = gitExport(repo, sha, cache);
+/**
+ * checkout's stand-in: the repository at the run's commit, as the workspace's only content. With
+ * fetch-depth 0 (all history, e.g. for `git diff base...head`) it is a clone with every branch and
+ * commit, detached at the run's commit, as actions/checkout leaves it; otherwise the committed files only.
+ */
+export function checkout(repo: string, sha: string, workspace: string, cache: string, o: { history?: boolean } = {}): void {
   for (const e of existsSync(workspace) ? readdirSync(workspace) : []) rmSync(path.join(workspace, e), { recursive: true, force: true });
   mkdirSync(workspace, { recursive: true });
-  cpSync(src, workspace, { recursive: true });
+  if (o.history) {
+    const git = (...args: string[]) => execFileSync("git", args, { cwd: workspace, stdio: ["ignore", "pipe", "pipe"] });
+    git("clone", "--quiet", "--no-checkout", "--no-local", repo, ".");
+    git("checkout", "--quiet", "--detach", sha);
+    return;
+  }
+  cpSync(gitExport(repo, sha, cache), workspace, { recursive: true });
 }

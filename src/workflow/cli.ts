@@ -6,6 +6,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { Command } from "commander";
 import { parse } from "yaml";
+import { SLIPWAY_OWNER } from "../config/json-schema.js";
 import { runWorkflow } from "./run.js";
 import type { JobResult } from "./types.js";
 
@@ -52,6 +53,7 @@ const program = new Command("workflow")
   .option("--ref <ref>", "git ref of the event", "refs/heads/main")
   .option("--node <bin>", "node binary for node actions and setup-node", process.execPath)
   .option("--work-dir <dir>", "where workspaces, summaries and artifacts go (default: a new temp dir)")
+  .option("--action-repo <owner/name=dir>", "resolve `uses: owner/name/…@ref` to this local git clone at that ref (repeatable; default: OWNER/slipway=this checkout)", collect, [])
   .action(async (workflow: string, o: Record<string, any>) => {
     if ((o.input as string[]).length && o.event !== "workflow_dispatch") throw new Error(`--input is for --event workflow_dispatch only (a ${o.event} event has no inputs)`);
     const both = (o.approve as string[]).filter((e) => (o.reject as string[]).includes(e));
@@ -62,6 +64,13 @@ const program = new Command("workflow")
       return [kv.slice(0, i), kv.slice(i + 1)];
     }));
     const repo = path.resolve(o.repo);
+    // a user's callers name slipway by its versioned reference: this checkout (its tags) answers for it
+    const actionRepos: Record<string, string> = { [`${SLIPWAY_OWNER}/slipway`]: path.resolve(import.meta.dirname, "../..") };
+    for (const kv of o.actionRepo as string[]) {
+      const m = /^([^/=\s]+\/[^/=\s]+)=(.+)$/.exec(kv);
+      if (!m) throw new Error(`--action-repo ${kv}: expected owner/name=dir`);
+      actionRepos[m[1]!] = path.resolve(m[2]!);
+    }
     const result = await runWorkflow({
       repo,
       workflow,
@@ -73,6 +82,7 @@ const program = new Command("workflow")
       ref: o.ref,
       node: o.node,
       workDir: o.workDir,
+      actionRepos,
       approve: (env) => ((o.approve as string[]).includes(env.name) ? "approve" : (o.reject as string[]).includes(env.name) ? "reject" : "pending"),
       log: (l) => console.log(l),
     });

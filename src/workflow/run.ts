@@ -721,8 +721,9 @@ function collectFiles(run: Run, s: StepRun, files: Record<string, string>) {
 function standIn(run: Run, name: string, inputs: Record<string, string>, s: StepRun, say: (l: string) => void, error: (m: string) => Outcome): Outcome {
   try {
     if (name === "checkout") {
-      checkout(run.o.repo, run.sha, inputs.path ? path.resolve(s.workspace, inputs.path) : s.workspace, path.join(run.workDir, "checkouts"));
-      say(`checkout stand-in: ${run.o.repo} at ${run.sha.slice(0, 12)} copied into the workspace`);
+      const history = inputs["fetch-depth"] === "0";
+      checkout(run.o.repo, run.sha, inputs.path ? path.resolve(s.workspace, inputs.path) : s.workspace, path.join(run.workDir, "checkouts"), { history });
+      say(`checkout stand-in: ${run.o.repo} at ${run.sha.slice(0, 12)} ${history ? "cloned with its history (fetch-depth: 0)" : "copied into the workspace"}`);
     } else if (name === "setup-node") {
       const want = (inputs["node-version"] ?? "").replace(/^v/, "").split(".")[0];
       const have = execFileSync(run.node, ["-p", "process.versions.node"], { encoding: "utf8" }).trim();

@@ -138,7 +138,7 @@ export class Scenario {
   }
 
   /** Commits the working tree (the push to main); returns the sha. */
-  private push(label: string): string {
+  push(label: string): string {
     git(this.ws, "add", "-A");
     git(this.ws, "commit", "-q", "--allow-empty", "-m", label);
     const sha = git(this.ws, "rev-parse", "HEAD");
@@ -146,7 +146,8 @@ export class Scenario {
     return sha;
   }
 
-  private async run(workflow: string, o: { event: string; sha: string; inputs?: Record<string, string>; approvals?: Record<string, Approval>; log?: (line: string) => void }): Promise<RunResult> {
+  /** Runs one of the repository's workflows (as committed at `sha`) through the local runner. */
+  async run(workflow: string, o: { event: string; sha: string; inputs?: Record<string, string>; approvals?: Record<string, Approval>; log?: (line: string) => void }): Promise<RunResult> {
     this.github ??= await FakeGitHub.start();
     const workDir = mkdtempSync(path.join(os.tmpdir(), `slipway-workflow-${this.name}-`));
     this.runDirs.push(workDir);

@@ -16,6 +16,7 @@ import { rootOn } from "../../src/lab/ssh.js";
 import { runWorkflow } from "../../src/workflow/run.js";
 import type { RunResult } from "../../src/workflow/types.js";
 import { ensureNode24 } from "../../scripts/node24.mjs";
+import { ROOT } from "../harness/runner.js";
 import { FakeGitHub } from "../harness/fake-github.js";
 import { installPackedCli, type PackedCli } from "../harness/packed-cli.js";
 import { allJobs, whyRun } from "../harness/scenario.js";
@@ -58,13 +59,14 @@ function push(label: string): string {
   return (shas[label] = git(repo, "rev-parse", "HEAD"));
 }
 
-async function run(workflow: string, o: { event: string; sha: string; inputs?: Record<string, string> }): Promise<RunResult> {
+async function run(workflow: string, o: { event: string; sha: string; inputs?: Record<string, string>; payload?: Record<string, unknown> }): Promise<RunResult> {
   const r = await runWorkflow({
     workDir: temp("slipway-newcomer-run-"),
     repo,
     workflow: `.github/workflows/${workflow}`,
     event: o.event,
     inputs: o.inputs,
+    payload: o.payload,
     sha: o.sha,
     ref: "refs/heads/main",
     runId: ++runId,
@@ -163,5 +165,47 @@ describe("a newcomer's repository, from the npm tarball to a deployed, verified 
     // the deployment it replaced (v2) is no longer the active one
     const v2 = github.deploymentsFor("staging").find((d) => d.sha === shas.v2 && !(d.payload as { rollback?: boolean })?.rollback && (d.payload as { release?: string })?.release);
     expect(v2!.statuses[0]!.state).toBe("inactive");
+  }, 300_000);
+
+  it("drift (the drift.yml template, matrix cut to staging): none after the rollback; a release switched by hand is reported with a diff", async () => {
+    const template = readFileSync(path.join(ROOT, "examples/workflows/drift.yml"), "utf8");
+    const drift = template.replace("environment: [staging, production, nas]", "environment: [staging]");
+    expect(drift).not.toBe(template);
+    writeFileSync(path.join(repo, ".github/workflows/drift.yml"), drift);
+    expect(cli.run(repo, ["lint-workflows"]).stdout.trim()).toBe("3 workflow file(s) clean");
+    const sha = push("drift");
+    const clean = await run("drift.yml", { event: "workflow_dispatch", sha });
+    expect(clean.conclusion, `${whyRun({ run: clean })}\n${clean.log.slice(-3000)}`).toBe("success");
+    const step = (r: RunResult) => allJobs(r.jobs).flatMap((j) => j.steps).find((s) => s.id === "drift")!;
+    expect(step(clean).outputs).toMatchObject({ problems: "0", "expected-sha": shas.v1!.slice(0, 7) });
+
+    // someone switches current to the v2 release by hand
+    const v2 = await rootOn(lab(), HOST, `ls /srv/${SERVICE}/releases | grep -- -${shas.v2!.slice(0, 7)}$ | tail -1`);
+    await rootOn(lab(), HOST, `ln -sfn /srv/${SERVICE}/releases/${v2} /srv/${SERVICE}/current`);
+    const drifted = await run("drift.yml", { event: "workflow_dispatch", sha });
+    expect(drifted.conclusion).toBe("failure");
+    expect(step(drifted).outputs.problems).toBe("1");
+    expect(step(drifted).summary).toContain(`+ commit ${shas.v2!.slice(0, 12)} (release ${v2}`);
+  }, 300_000);
+
+  it("a pull request (the plan.yml template) gets one plan comment naming the changed release, updated in place on the next push", async () => {
+    writeFileSync(path.join(repo, ".github/workflows/plan.yml"), readFileSync(path.join(ROOT, "examples/workflows/plan.yml"), "utf8"));
+    const base = push("plan workflow");
+    git(repo, "checkout", "-q", "-b", "feature");
+    writeApp("v3");
+    const pr = async (head: string) => {
+      const r = await run("plan.yml", { event: "pull_request", sha: head, payload: { number: 7, pull_request: { number: 7, base: { sha: base, ref: "main" }, head: { sha: head, ref: "feature" } } } });
+      expect(r.conclusion, `${whyRun({ run: r })}\n${r.log.slice(-3000)}`).toBe("success");
+      return github.state.comments.filter((c) => c.issue === 7);
+    };
+    const [first, ...none] = await pr(push("v3"));
+    expect(none).toEqual([]);
+    expect(first!.body).toContain("<!-- slipway-plan:staging -->");
+    expect(first!.body).toContain(`| release of ${SERVICE} (dist/${SERVICE}) | dist/${SERVICE}/public/index.html (changed) |`);
+    writeFileSync(path.join(repo, "dist", SERVICE, "public", "about.html"), "about\n");
+    const again = await pr(push("v3 about"));
+    expect(again.map((c) => c.id)).toEqual([first!.id]);
+    expect(again[0]!.body).toContain(`dist/${SERVICE}/public/about.html (new)`);
+    expect(again[0]!.body).toContain(`commit ${shas["v3 about"]!.slice(0, 7)}`);
   }, 300_000);
 });

@@ -4,7 +4,7 @@
 // entry gone (and only it), the unit enabled at boot and restarted on failure, the log rotated, no
 // trade of the cron era lost, the managed database reached over TLS on its non-default port.
 import { execFileSync } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { waitFor } from "../../src/lab/run.js";
@@ -184,5 +184,25 @@ describe("seed 000: darkpool-collector, crontab -> systemd", () => {
     // no trade lost across all of it
     expect(await count("ts < now() - interval '1 hour'")).toBe(CRON_ERA_TRADES);
     expect(await on(`systemctl is-active ${UNIT}`)).toBe("active");
+  }, 180_000);
+
+  it("the nightly backup (the backup.yml template, its matrix cut to production): a verified runner-side dump of darkpool, kept as an artifact", async () => {
+    const template = readFileSync(path.join(ROOT, "examples/workflows/backup.yml"), "utf8");
+    const nightly = template.replace("environment: [staging, production, nas]", "environment: [production]");
+    expect(nightly).not.toBe(template);
+    writeFileSync(dp.scenario.file(".github/workflows/backup.yml"), nightly);
+    const sha = dp.scenario.push("nightly backups");
+    const r = await dp.scenario.run("backup.yml", { event: "schedule", sha });
+    expect(r.conclusion, whyRun({ run: r })).toBe("success");
+    const job = allJobs(r.jobs).find((j) => j.id === "backup (production) / backup")!;
+    expect(job.environment?.name).toBe("production-ops"); // the environment's secrets without its deploy approval
+    const step = job.steps.find((st) => st.id === "backup")!;
+    expect(step.outputs).toMatchObject({ verified: "true" });
+    expect(step.outputs["backup-id"]).toMatch(/^darkpool-/);
+    // the dump, as the artifact the run keeps for the retention days
+    const artifacts = readdirSync(path.join(r.workDir, "artifacts"));
+    expect(artifacts).toEqual([expect.stringMatching(/^backup-production-all-\d+-1$/)]);
+    const files = readdirSync(path.join(r.workDir, "artifacts", artifacts[0]!));
+    expect(files.some((f) => f.endsWith(".dump"))).toBe(true);
   }, 180_000);
 });

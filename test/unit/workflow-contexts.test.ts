@@ -296,3 +296,21 @@ jobs:
     expect(r.stdout).toBe("");
   });
 });
+
+describe("npm run workflow --action-repo: a `uses: owner/name/path@ref` resolved to a local clone at that ref", () => {
+  it("runs the action of the clone's tagged commit; without the option the error names it", () => {
+    const tools = repo(`name: hello\ndescription: says hello\ninputs:\n  who: { required: true }\nruns:\n  using: node24\n  main: index.js\n`, "actions/hello/action.yml");
+    writeFileSync(path.join(tools, "actions/hello/index.js"), 'console.log(`hello ${process.env["INPUT_WHO"]} from v1`);\n');
+    execFileSync("bash", ["-c", "git add -A && git -c user.name=t -c user.email=t@t commit -qm v1 && git tag v1 && echo 'console.log(\"untagged\");' > actions/hello/index.js && git -c user.name=t -c user.email=t@t commit -qam next"], { cwd: tools });
+    const app = repo(`on: push\njobs:\n  greet:\n    runs-on: ubuntu-24.04\n    steps:\n      - uses: acme/tools/actions/hello@v1\n        with: { who: ann }\n`);
+    const cli = (...args: string[]) =>
+      spawnSync(path.join(ROOT, "node_modules/.bin/tsx"), ["src/workflow/cli.ts", ".github/workflows/w.yml", "--event", "push", "--repo", app, "--work-dir", tmp("wf-ctx-cli-"), ...args], { cwd: ROOT, encoding: "utf8", env: { ...process.env, NO_COLOR: "1" }, timeout: 20_000 });
+    const ok = cli("--action-repo", `acme/tools=${tools}`);
+    expect(ok.status, ok.stdout + ok.stderr).toBe(0);
+    expect(ok.stdout).toContain("[greet] hello ann from v1");
+    const missing = cli();
+    expect(missing.status).toBe(1);
+    expect(missing.stdout).toContain("the local runner has no copy of acme/tools");
+    expect(missing.stdout).toContain("--action-repo acme/tools=DIR");
+  });
+});
