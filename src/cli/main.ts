@@ -12,7 +12,8 @@ import path from "node:path";
 // bundled into dist/cli at build time: the version of the package the bundle was built from
 import packageJson from "../../package.json" with { type: "json" };
 import { deployComposeBody, deploySupervisorBody, deploySystemdBody } from "../actions/deploy.js";
-import { forceReleaseLock, releaseStatus } from "../operations/deploy.js";
+import { forceReleaseLock, holderText, releaseStatus } from "../operations/deploy.js";
+import { damagedWarnings } from "../ledger/ledger.js";
 import { RemotePool } from "../remote/pool.js";
 import { runWithContext, type ActionBody } from "../actions/run-action.js";
 import type { ActionName } from "../actions/specs.js";
@@ -181,7 +182,8 @@ program
     try {
       for (const t of targets) {
         const st = await releaseStatus(await pool.get(t.host), t.name, t.deployTo, Number(opts.lines));
-        console.log(`${t.host}  ${t.name}  live: ${st.current ?? "nothing deployed"}${st.lock ? `  LOCKED by ${st.lock}` : ""}`);
+        console.log(`${t.host}  ${t.name}  live: ${st.current ?? "nothing deployed"}${st.lock ? `  LOCKED by ${holderText(st.lock)}` : ""}`);
+        for (const w of damagedWarnings(t.host, st.ledger, st.damaged)) console.error(`warning: ${w}`);
         // compose: the image id each service of the live release runs (pinned at deploy time)
         const digests = [...st.history].reverse().find((e) => e.release === st.current && e.digests)?.digests as Record<string, string> | undefined;
         if (digests) console.log(`    images: ${Object.entries(digests).map(([svc, id]) => `${svc}=${id.slice(0, 19)}`).join("  ")}`);
@@ -211,10 +213,10 @@ program
         const remote = await pool.get(t.host);
         if (action === "status") {
           const st = await releaseStatus(remote, t.name, t.deployTo, 0);
-          console.log(`${t.host}  ${t.name}  ${st.lock ? `locked by ${st.lock}` : "free"}`);
+          console.log(`${t.host}  ${t.name}  ${st.lock ? `locked by ${holderText(st.lock)}` : "free"}`);
         } else {
           const was = await forceReleaseLock(remote, t.deployTo);
-          console.log(`${t.host}  ${t.name}  ${was ? `released the lock held by ${was}` : "was not locked"}`);
+          console.log(`${t.host}  ${t.name}  ${was ? `released the lock held by ${holderText(was)}` : "was not locked"}`);
         }
       }
     } finally {

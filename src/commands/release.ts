@@ -43,40 +43,113 @@ export interface LockOwner {
 }
 
 /**
+ * Bash functions of the lock: the SSH connection this script runs in (its sshd session process:
+ * pid and start time, which die with the connection — a runner killed or lost), the host's boot id,
+ * and whether an owner record names a holder that is gone: the host rebooted since, or neither the
+ * connection's session nor the script that took the lock still runs (`kill -0` says "No such
+ * process", also where /proc hides other users' processes; a reused pid has another start time).
+ */
+const lockFunctions = new Shell(`slipway_stat() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f"$2"; }
+slipway_boot_id() { local b; b=$(cat /proc/sys/kernel/random/boot_id 2>/dev/null) || return 0; case $b in *[!0-9a-f-]*) ;; *) echo "$b" ;; esac; }
+slipway_session() {
+  local pid=$$ comm
+  while [ "$pid" -gt 1 ] 2>/dev/null; do
+    comm=$(cat "/proc/$pid/comm" 2>/dev/null) || return 0
+    case $comm in sshd | sshd-session) echo "$pid $(slipway_stat "$pid" 20)"; return 0 ;; esac
+    pid=$(slipway_stat "$pid" 2)
+  done
+}
+slipway_alive() {
+  local pid=$1 start=$2 err
+  if ! err=$(kill -0 "$pid" 2>&1); then case $err in *"No such process"*) return 1 ;; esac; fi
+  if [ -n "$start" ] && [ -r "/proc/$pid/stat" ] && [ "$(slipway_stat "$pid" 20)" != "$start" ]; then return 1; fi
+  return 0
+}
+slipway_holder_gone() {
+  local f=$1 pid start spid sstart boot
+  boot=$(sed -n 's/.*"boot":"\\([0-9a-f-]*\\)".*/\\1/p' "$f" 2>/dev/null)
+  if [ -n "$boot" ] && [ "$boot" != "$(slipway_boot_id)" ]; then echo "the host rebooted since"; return 0; fi
+  pid=$(sed -n 's/.*"pid":\\([0-9]*\\).*/\\1/p' "$f" 2>/dev/null)
+  start=$(sed -n 's/.*"start":\\([0-9]*\\).*/\\1/p' "$f" 2>/dev/null)
+  spid=$(sed -n 's/.*"script":\\([0-9]*\\).*/\\1/p' "$f" 2>/dev/null)
+  sstart=$(sed -n 's/.*"scriptStart":\\([0-9]*\\).*/\\1/p' "$f" 2>/dev/null)
+  [ -n "$pid" ] || return 1
+  # held while its connection or the script that took it still runs (a script outlives a lost connection until its next output)
+  if slipway_alive "$pid" "$start" || { [ -n "$spid" ] && slipway_alive "$spid" "$sstart"; }; then return 1; fi
+  echo "its ssh session (pid $pid) and script are gone"
+}
+slipway_disk_hint() { case $1 in *"No space left"*) echo " (disk full on $(df -P -- "$2" 2>/dev/null | awk 'NR == 2 { print $6 }'): free space there, then re-run)" ;; esac; }`);
+
+/**
  * Make <deploy-to> (owned by the login user), take the deploy lock (atomic mkdir) and print the
- * live release. A lock past its expiry is taken over (and said so); a live one is waited for up to
- * waitSec on the host (no round trip per attempt), then the script exits 75 printing its owner.
+ * live release. The owner record is written whole or not at all (a temporary file renamed into the
+ * lock); when it cannot be written (a full disk) the lock is removed again and the script says why.
+ * It records the holder: the SSH connection's session process and the boot id. A lock whose holder
+ * is gone is taken over at once (and said so); one past its expiry too; an owner record that cannot
+ * be read counts as held until the lock directory is older than the expiry. A live lock is waited
+ * for up to waitSec on the host (no round trip per attempt), then the script exits 75 printing its owner.
  */
 export function prepareAndLockScript(p: ReleasePaths, o: { sudo: boolean; owner: LockOwner; waitSec?: number }): Shell {
-  const owner = JSON.stringify(o.owner);
+  const prefix = JSON.stringify(o.owner).replace(/\}$/, "");
   const ownerFile = `${p.lock}/owner.json`;
+  const expiryMin = Math.max(1, Math.ceil((Date.parse(o.owner.expires) - Date.parse(o.owner.since)) / 60_000) || 30);
   const sameRun = /\/actions\/runs\/\d+ /.test(o.owner.run) ? sh`grep -qF ${`"run":${JSON.stringify(o.owner.run)}`} ${ownerFile} 2>/dev/null` : sh`false`;
-  return sh`if [ ! -d ${p.deployTo} ]; then ${priv(o.sudo, sh`mkdir -p ${p.deployTo}`)}; ${o.sudo ? sh`sudo -n chown "$(id -un)" ${p.deployTo}` : sh`:`}; fi
+  const takeOver = sh`if mv -T ${p.lock} ${`${p.lock}.expired`}."$$" 2>/dev/null; then rm -rf ${`${p.lock}.expired`}."$$"; fi`;
+  return sh`${lockFunctions}
+if [ ! -d ${p.deployTo} ]; then ${priv(o.sudo, sh`mkdir -p ${p.deployTo}`)}; ${o.sudo ? sh`sudo -n chown "$(id -un)" ${p.deployTo}` : sh`:`}; fi
 test -w ${p.deployTo} || { echo "cannot write to" ${p.deployTo} "as $(id -un)" >&2; exit 1; }
-mkdir -p ${p.releases} ${p.shared} ${p.meta}
+if ! slipway_err=$(mkdir -p ${p.releases} ${p.shared} ${p.meta} 2>&1); then echo "$slipway_err$(slipway_disk_hint "$slipway_err" ${p.deployTo})" >&2; exit 1; fi
 lock_until=$((SECONDS + ${Math.max(0, Math.ceil(o.waitSec ?? 0))}))
-until mkdir ${p.lock} 2>/dev/null; do
+until slipway_err=$(mkdir ${p.lock} 2>&1); do
+  if [ ! -d ${p.lock} ]; then echo "cannot take the deploy lock" ${p.lock}": $slipway_err$(slipway_disk_hint "$slipway_err" ${p.deployTo})" >&2; exit 1; fi
   expires=$(sed -n 's/.*"expires":"\\([^"]*\\)".*/\\1/p' ${ownerFile} 2>/dev/null || true)
-  if [ -n "$expires" ] && [ "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \\> "$expires" ]; then
+  if [ -z "$expires" ]; then
+    # no readable owner: held (a record being written, or one a crash cut) until the lock is older than the expiry
+    slipway_locked_at=$(stat -c %Y -- ${p.lock} 2>/dev/null || date +%s)
+    if [ $(( $(date +%s) - slipway_locked_at )) -gt ${expiryMin * 60} ]; then
+      echo "slipway:lock-expired (owner unreadable, locked since $(date -u -r ${p.lock} +%Y-%m-%dT%H:%M:%SZ))"
+      ${takeOver}
+      continue
+    fi
+  elif [ "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \\> "$expires" ]; then
     echo "slipway:lock-expired $(cat ${ownerFile} 2>/dev/null)"
-    # renamed first: of two runs taking over the same expired lock, only one can move it away
-    if mv -T ${p.lock} ${`${p.lock}.expired`}."$$" 2>/dev/null; then rm -rf ${`${p.lock}.expired`}."$$"; fi
+    # renamed first: of two runs taking over the same lock, only one can move it away
+    ${takeOver}
+    continue
   elif ${sameRun}; then
     # a re-run of the same workflow run: its earlier attempt died holding the lock (runs attempts one at a time)
     echo "slipway:lock-expired (an earlier attempt of this run) $(cat ${ownerFile})"
     break
-  elif [ $SECONDS -ge $lock_until ]; then
-    echo "slipway:lock-held $(cat ${ownerFile} 2>/dev/null || echo '{}')"
-    exit ${LOCK_HELD_EXIT}
-  else
-    if [ -z "\${lock_waiting:-}" ]; then lock_waiting=1; echo "slipway:lock-waiting $(cat ${ownerFile} 2>/dev/null || echo '{}')"; fi
-    sleep 1
+  elif slipway_gone=$(slipway_holder_gone ${ownerFile}); then
+    echo "slipway:lock-dead $slipway_gone: $(cat ${ownerFile} 2>/dev/null)"
+    ${takeOver}
+    continue
   fi
+  if [ $SECONDS -ge $lock_until ]; then
+    echo "slipway:lock-held $(cat ${ownerFile} 2>/dev/null || true)"
+    exit ${LOCK_HELD_EXIT}
+  fi
+  if [ -z "\${lock_waiting:-}" ]; then lock_waiting=1; echo "slipway:lock-waiting $(cat ${ownerFile} 2>/dev/null || true)"; fi
+  sleep 1
 done
-printf '%s\\n' ${owner} > ${ownerFile}
+slipway_owner=${prefix}
+slipway_sess=$(slipway_session); slipway_spid=\${slipway_sess%% *}; slipway_sstart=\${slipway_sess#* }
+if [ -n "$slipway_sess" ]; then slipway_owner+=",\\"pid\\":$slipway_spid,\\"start\\":$slipway_sstart,\\"script\\":$$,\\"scriptStart\\":$(slipway_stat $$ 20)"; fi
+slipway_boot=$(slipway_boot_id)
+if [ -n "$slipway_boot" ]; then slipway_owner+=",\\"boot\\":\\"$slipway_boot\\""; fi
+if ! slipway_err=$({ printf '%s}\\n' "$slipway_owner" > ${`${ownerFile}.tmp`} && mv -f ${`${ownerFile}.tmp`} ${ownerFile}; } 2>&1); then
+  rm -rf ${p.lock}
+  echo "cannot record the deploy lock's owner in" ${p.lock}": $slipway_err$(slipway_disk_hint "$slipway_err" ${p.deployTo}); the lock was removed again" >&2
+  exit 1
+fi
 if [ -e ${p.release} ]; then rm -rf ${p.lock}; echo 'release directory' ${p.release} 'already exists; refusing to overwrite it' >&2; exit 1; fi
 slipway_previous=$(basename "$(readlink ${p.current} 2>/dev/null || true)")
 echo "slipway:current $slipway_previous"`;
+}
+
+/** Print the lock's state for lockHolder(): whether the lock directory exists, and its owner record. */
+export function lockStatusScript(p: ReleasePaths): Shell {
+  return sh`if [ -d ${p.lock} ]; then echo "slipway:lock-dir held since $(date -u -r ${p.lock} +%Y-%m-%dT%H:%M:%SZ)"; echo "slipway:lock $(head -c 4000 ${`${p.lock}/owner.json`} 2>/dev/null | tr -d '\\n' || true)"; fi`;
 }
 
 /** Release the lock only if this run holds it. */
@@ -116,14 +189,6 @@ for r in $(ls -1 ${p.releases} | sort -r); do
 done`;
 }
 
-export function appendLedgerScript(p: ReleasePaths, entry: object): Shell {
-  return sh`printf '%s\\n' ${JSON.stringify(entry)} >> ${p.ledger}`;
-}
-
-export function readLedgerScript(p: ReleasePaths, lines = 50): Shell {
-  return sh`tail -n ${lines} ${p.ledger} 2>/dev/null || true`;
-}
-
 /** The release's environment as a systemd EnvironmentFile (0600, readable by the service user). */
 export function envFileText(env: Record<string, string>): string {
   return (
@@ -155,41 +220,4 @@ if [ "$(sha256sum ${tmp} | cut -d' ' -f1)" != ${a.sha256} ]; then ${fail(`corrup
 mkdir -p ${p.release}
 tar --no-same-owner -x${a.gzip ? "z" : ""}f ${tmp} -C ${p.release}
 rm -f ${tmp}`;
-}
-
-/** A value of a ledger line that only the host knows: the name of a script variable holding it. */
-export type HostValue = { string: string } | { bool: string } | { strings: string };
-
-/**
- * Append a ledger line: `entry` (known on the runner) plus `fromHost` fields read from the
- * script's variables when it runs, JSON-escaped by the host (so a deploy needs no extra round
- * trip for its bookkeeping). An unset or empty variable leaves its field out.
- */
-export function appendHostLedgerScript(p: ReleasePaths, entry: object, fromHost: Record<string, HostValue>): Shell {
-  const prefix = JSON.stringify(entry).replace(/\}$/, "");
-  const v = (name: string) => {
-    if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`not a script variable name: ${name}`);
-    return new Shell(name);
-  };
-  const fields = Object.entries(fromHost).map(([key, hv]) => {
-    const k = `,${JSON.stringify(key)}:`;
-    if ("string" in hv) return sh`if [ -n "\${${v(hv.string)}:-}" ]; then line+=${k}$(json_str "$${v(hv.string)}"); fi`;
-    if ("bool" in hv) return sh`if [ -n "\${${v(hv.bool)}:-}" ]; then line+=${k}; if [ "$${v(hv.bool)}" = 1 ]; then line+=true; else line+=false; fi; fi`;
-    return sh`if [ -n "\${${v(hv.strings)}[*]:-}" ]; then sep=; line+=${k}[; for x in "\${${v(hv.strings)}[@]}"; do line+=$sep$(json_str "$x"); sep=,; done; line+=]; fi`;
-  });
-  return sh`json_str() {
-  local LC_ALL=C s=$1 out= c i
-  for ((i = 0; i < \${#s}; i++)); do
-    c=\${s:i:1}
-    case $c in
-      '"' | '\\') out+="\\\\$c" ;;
-      [[:cntrl:]]) out+=$(printf '\\\\u%04x' "'$c") ;;
-      *) out+=$c ;;
-    esac
-  done
-  printf '"%s"' "$out"
-}
-line=${prefix}
-${fields.length ? fields.reduce((a, b) => sh`${a}\n${b}`) : sh`:`}
-printf '%s}\\n' "$line" >> ${p.ledger}`;
 }

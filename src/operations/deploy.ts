@@ -7,12 +7,13 @@ import { existsSync, statSync } from "node:fs";
 import { withHeredoc } from "../commands/postgres.js";
 import { sh, Shell } from "../commands/quote.js";
 import {
-  appendHostLedgerScript, appendLedgerScript, envFileText, LOCK_HELD_EXIT, linkSharedScript, prepareAndLockScript, priv, pruneReleasesScript, readLedgerScript,
+  envFileText, LOCK_HELD_EXIT, linkSharedScript, lockStatusScript, prepareAndLockScript, priv, pruneReleasesScript,
   receiveReleaseScript, releaseLockScript, releasePaths, switchCurrentScript, uploadPath, type LockOwner, type ReleasePaths,
 } from "../commands/release.js";
 import { groupName, installProgramsScript, renderPrograms, restartGroupAndWaitScript, supervisorctl } from "../commands/supervisor.js";
 import { installedUnitPath, installLogrotateScript, logrotateText, removeCronScript, renderTimer, renderUnit, restartAndWaitScript, STAGED, timerName, unitName, verifyAndInstallUnitScript } from "../commands/systemd.js";
 import type { Service } from "../config/schema.js";
+import { appendHostLedgerScript, appendLedgerScript, parseLedger, readLedgerScript, type DamagedLine, type LedgerEntry } from "../ledger/ledger.js";
 import type { Remote, RunResult } from "../remote/connection.js";
 import type { Artifact } from "./artifact.js";
 import { RemoteCommandError } from "../remote/errors.js";
@@ -135,6 +136,10 @@ const lockScript = (host: string, p: ReleasePaths, req: LockRequest) => prepareA
 
 const warnExpiredLocks = (host: string, req: LockRequest, out: string) => {
   for (const e of marks(out, "lock-expired")) req.log.warn(`[${host}] took over an expired deploy lock: ${e}`);
+  for (const e of marks(out, "lock-dead")) {
+    const i = e.indexOf(": {");
+    req.log.warn(`[${host}] took over the deploy lock of a run that is gone (${i > 0 ? e.slice(0, i) : e}): ${i > 0 ? holderText(e.slice(i + 2)) : "owner unknown"}`);
+  }
 };
 
 /** Steps of a host's deploy with their start and duration, for the summary (failed steps too). */
@@ -197,7 +202,7 @@ ${cron ? removeCronScript({ ...cron, sudo: req.sudo }) : sh`:`}
 ${logrotate ? installLogrotateScript({ name: req.serviceName, staged: `${staged}/logrotate`, sudo: req.sudo }) : sh`:`}
 ${pruneReleasesScript(p, req.keep, new Shell('"$slipway_previous"'))}
 ${at("live")}
-${appendHostLedgerScript(p, ledgerEntry(remote.name, req, success), { previous: { string: "slipway_previous" }, unitChanged: { bool: "slipway_config_changed" }, configSha256: { string: "slipway_config_sha" }, cronRemoved: { strings: "slipway_cron_removed" } })}
+${appendHostLedgerScript(p.ledger, ledgerEntry(remote.name, req, success), { previous: { string: "slipway_previous" }, unitChanged: { bool: "slipway_config_changed" }, configSha256: { string: "slipway_config_sha" }, cronRemoved: { strings: "slipway_cron_removed" } })}
 ${at("recorded")}
 ${releaseLockScript(p, req.owner.run)}`;
 
@@ -300,16 +305,18 @@ function waitingForLock(host: string, req: LockRequest, line: string) {
   if (holder !== undefined) req.log.info(`[${host}] the deploy lock is held: waiting up to ${Math.round(req.lockWaitMs / 1000)}s for ${holderText(holder)}`);
 }
 
-function holderText(holder: string): string {
+/** A lock owner record for people; a record that is missing or cut is said to be unreadable, never shown as free. */
+export function holderText(holder: string): string {
   try {
     const o = JSON.parse(holder) as Partial<LockOwner>;
-    return `${o.run ?? "an unknown run"} (actor ${o.actor ?? "?"}, sha ${o.sha ?? "?"}, since ${o.since ?? "?"}, expires ${o.expires ?? "?"})`;
+    if (typeof o.run !== "string") throw new Error("no run");
+    return `${o.run} (actor ${o.actor ?? "?"}, sha ${o.sha ?? "?"}, since ${o.since ?? "?"}, expires ${o.expires ?? "?"})`;
   } catch {
-    return holder;
+    return holder.startsWith("held, owner unreadable") ? holder : `a deploy whose owner record is unreadable${holder.trim() ? ` (${JSON.stringify(holder.slice(0, 80))})` : ""}; it is taken over once older than the lock expiry`;
   }
 }
 
-function lockHeldMessage(host: string, p: ReleasePaths, holder = "{}"): string {
+function lockHeldMessage(host: string, p: ReleasePaths, holder = ""): string {
   return `[${host}] another deploy holds the lock on ${p.deployTo}: ${holderText(holder)}. Wait for it, pass lock-wait, or release it with \`slipway lock release\` if that run is dead.`;
 }
 
@@ -401,15 +408,32 @@ function ledgerEntry(host: string, req: LedgerRequest, extra: Record<string, unk
 
 /** Append the ledger line; with unlock, release the deploy lock in the same exec. */
 export async function recordLedger(remote: Remote, p: ReleasePaths, req: LedgerRequest, extra: Record<string, unknown>, unlock = false, before?: Shell): Promise<void> {
-  await remote.run(sh`${before ?? sh`:`}\n${appendLedgerScript(p, ledgerEntry(remote.name, req, extra))}${unlock ? sh`\n${releaseLockScript(p, req.owner.run)}` : sh``}`, { step: "ledger", quiet: true });
+  await remote.run(sh`${before ?? sh`:`}\n${appendLedgerScript(p.ledger, ledgerEntry(remote.name, req, extra))}${unlock ? sh`\n${releaseLockScript(p, req.owner.run)}` : sh``}`, { step: "ledger", quiet: true });
 }
 
 export interface HostStatus {
   host: string;
   service: string;
   current?: string;
+  /** the lock's owner record, or "held, owner unreadable …"; undefined when free */
   lock?: string;
-  history: Record<string, unknown>[];
+  history: LedgerEntry[];
+  /** ledger lines that could not be read (skipped) */
+  damaged: DamagedLine[];
+  ledger: string;
+}
+
+/** The lock's holder from lockStatusScript's output: its owner record, "held, owner unreadable" when it has none, or undefined when free. */
+export function lockHolder(out: string): string | undefined {
+  const [since] = marks(out, "lock-dir");
+  if (since === undefined) return undefined;
+  const owner = marks(out, "lock")[0] ?? "";
+  try {
+    if (typeof (JSON.parse(owner) as { run?: unknown }).run === "string") return owner;
+  } catch {
+    /* not a whole record */
+  }
+  return `held, owner unreadable (${since}${owner ? `; record: ${JSON.stringify(owner.slice(0, 80))}` : ""})`;
 }
 
 /** What is live on a host and what came before (the ledger), and who holds its lock. */
@@ -417,20 +441,17 @@ export async function releaseStatus(remote: Remote, service: string, deployTo: s
   const p = releasePaths(deployTo, "x");
   const r = await remote.run(
     sh`echo "slipway:current $(basename "$(readlink ${p.current} 2>/dev/null || true)")"
-echo "slipway:lock $(cat ${`${p.lock}/owner.json`} 2>/dev/null || true)"
-${readLedgerScript(p, lines)}`,
+${lockStatusScript(p)}
+${readLedgerScript(p.ledger, lines)}`,
     { step: "status", quiet: true },
   );
-  const history = r.stdout
-    .split("\n")
-    .filter((l) => l.startsWith("{"))
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
-  return { host: remote.name, service, current: marks(r.stdout, "current")[0] || undefined, lock: marks(r.stdout, "lock")[0] || undefined, history };
+  const { entries, damaged } = parseLedger(r.stdout);
+  return { host: remote.name, service, current: marks(r.stdout, "current")[0] || undefined, lock: lockHolder(r.stdout), history: entries, damaged, ledger: p.ledger };
 }
 
-/** Remove a host's deploy lock (an operator's decision: the run holding it is dead). */
+/** Remove a host's deploy lock (an operator's decision: the run holding it is dead); what held it, or undefined when it was free. */
 export async function forceReleaseLock(remote: Remote, deployTo: string): Promise<string | undefined> {
   const p = releasePaths(deployTo, "x");
-  const r = await remote.run(sh`cat ${`${p.lock}/owner.json`} 2>/dev/null || true; rm -rf ${p.lock}`, { step: "release lock", quiet: true });
-  return r.stdout.trim() || undefined;
+  const r = await remote.run(sh`${lockStatusScript(p)}\nrm -rf ${p.lock}`, { step: "release lock", quiet: true });
+  return lockHolder(r.stdout);
 }

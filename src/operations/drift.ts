@@ -51,6 +51,7 @@ export function driftReport(environment: string, targets: DriftTarget[], expecte
       problem(where, "a reachable host", `cannot read its release: ${t.status.message.split("\n")[0]}`);
       continue;
     }
+    for (const d of t.status.damaged ?? []) lines.push(`  ${label}  note: ${t.status.ledger} line ${d.line} is damaged and was skipped (${d.why})`);
     const live = liveRelease(t.status);
     const lock = t.status.lock ? `  (deploy in progress: locked by ${t.status.lock})` : "";
     if (!live) {

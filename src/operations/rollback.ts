@@ -5,13 +5,14 @@
 // so it is never chosen as "previous" again.
 import { sh, type Shell } from "../commands/quote.js";
 import { composeCommand, detectComposeScript } from "../commands/compose.js";
-import { priv, readLedgerScript, releaseLockScript, releasePaths, switchCurrentScript } from "../commands/release.js";
+import { priv, releaseLockScript, releasePaths, switchCurrentScript } from "../commands/release.js";
+import { damagedWarnings, parseLedger, readLedgerScript, type LedgerEntry } from "../ledger/ledger.js";
 import { STAGED } from "../commands/systemd.js";
 import type { Remote } from "../remote/connection.js";
 import { restoreStack, type ComposeService } from "./compose.js";
 import { DeployError, lock, marks, recordLedger, type LockRequest, type ServiceDriver } from "./deploy.js";
 
-export type LedgerEntry = Record<string, unknown> & { release?: string; outcome?: string; sha?: string; time?: string };
+export type { LedgerEntry };
 
 export interface RollbackRequest extends LockRequest {
   serviceName: string;
@@ -43,20 +44,6 @@ export interface RollbackResult {
 }
 
 export class RollbackError extends DeployError {}
-
-/** Parse the ledger lines a script printed. */
-export function ledgerEntries(stdout: string): LedgerEntry[] {
-  return stdout
-    .split("\n")
-    .filter((l) => l.startsWith("{"))
-    .flatMap((l) => {
-      try {
-        return [JSON.parse(l) as LedgerEntry];
-      } catch {
-        return [];
-      }
-    });
-}
 
 /** Releases marked bad (abandoned by a rollback, or named bad); never chosen as "previous". */
 export const badReleases = (entries: LedgerEntry[]) => new Set(entries.filter((e) => e.bad === true && e.release).map((e) => String(e.abandoned ?? e.release)));
@@ -116,7 +103,7 @@ function restoreCronScript(user: string, lines: string[], sudo: boolean): Shell 
 export async function rollbackHost(remote: Remote, req: RollbackRequest): Promise<RollbackResult> {
   const t0 = Date.now();
   const p = releasePaths(req.deployTo, `rollback-${Date.now()}`);
-  const locked = await lock(remote, p, req, sh`${readLedgerScript(p, 1000)}
+  const locked = await lock(remote, p, req, sh`${readLedgerScript(p.ledger, 1000)}
 echo "slipway:on-disk $(ls -1 ${p.releases} 2>/dev/null | tr '\\n' ' ')"
 ${req.compose ? detectComposeScript(req.compose.commands) : sh`:`}`);
   const current = locked.previous;
@@ -127,7 +114,8 @@ ${req.compose ? detectComposeScript(req.compose.commands) : sh`:`}`);
       result.skipped = `release ${req.onlyIf} is not live here (live: ${current ?? "none"}): nothing to roll back`;
       return result;
     }
-    const entries = ledgerEntries(locked.stdout);
+    const { entries, damaged } = parseLedger(locked.stdout);
+    for (const w of damagedWarnings(remote.name, p.ledger, damaged)) req.log.warn(w);
     const onDisk = new Set((marks(locked.stdout, "on-disk")[0] ?? "").split(/\s+/).filter(Boolean));
     const target = chooseTarget(entries, { current, to: req.to, onDisk, host: remote.name });
     const to = target.release!;

@@ -3,13 +3,15 @@
 // escaping done by bash), and the deploy lock waited for on the host.
 import { execFileSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sh } from "../../src/commands/quote.js";
-import { appendHostLedgerScript, LOCK_HELD_EXIT, prepareAndLockScript, receiveReleaseScript, releasePaths, uploadPath } from "../../src/commands/release.js";
+import { appendHostLedgerScript } from "../../src/ledger/ledger.js";
+import { LOCK_HELD_EXIT, lockStatusScript, prepareAndLockScript, receiveReleaseScript, releasePaths, uploadPath } from "../../src/commands/release.js";
 import { packRelease } from "../../src/operations/artifact.js";
+import { lockHolder } from "../../src/operations/deploy.js";
 import { Remote } from "../../src/remote/connection.js";
 import { memoryLog } from "../../src/report/log.js";
 import { hostileStrings } from "../harness/hostile.js";
@@ -120,16 +122,16 @@ describe("appendHostLedgerScript", () => {
     await remote.run(sh`mkdir -p ${p.meta}`, { step: "mkdir" });
     const cron = [...hostileStrings(40, 7).map((s) => s.replace(/[\n\0]/g, "")), "*/5 * * * * python3 c.py \"$HOME\" \\ \t ü\x01\x7f"];
     const entry = { time: "2026-12-01T10:00:00.000Z", actor: "o'brien \"the\" $admin", outcome: "success" };
-    const script = appendHostLedgerScript(p, entry, { previous: { string: "prev" }, unitChanged: { bool: "chg" }, cronRemoved: { strings: "cr" }, absent: { string: "never_set" }, none: { strings: "empty" } });
+    const script = appendHostLedgerScript(p.ledger, entry, { previous: { string: "prev" }, unitChanged: { bool: "chg" }, cronRemoved: { strings: "cr" }, absent: { string: "never_set" }, none: { strings: "empty" } });
     const setup = sh`prev=${'20261201T1-abc"\\'}; chg=1; empty=(); cr=(${cron})`;
     await remote.run(sh`${setup}\n${script}\nchg=0; cr=()\n${script}`, { step: "ledger" });
     const lines = readFileSync(p.ledger, "utf8").trim().split("\n").map((l) => JSON.parse(l));
-    expect(lines[0]).toEqual({ ...entry, previous: '20261201T1-abc"\\', unitChanged: true, cronRemoved: cron });
-    expect(lines[1]).toEqual({ ...entry, previous: '20261201T1-abc"\\', unitChanged: false });
+    expect(lines[0]).toEqual({ v: 1, ...entry, previous: '20261201T1-abc"\\', unitChanged: true, cronRemoved: cron });
+    expect(lines[1]).toEqual({ v: 1, ...entry, previous: '20261201T1-abc"\\', unitChanged: false });
   });
 
   it("refuses a field that is not a script variable name", () => {
-    expect(() => appendHostLedgerScript(releasePaths("/x", "y"), {}, { bad: { string: "a; rm -rf /" } })).toThrow(/not a script variable name/);
+    expect(() => appendHostLedgerScript("/x/ledger.jsonl", {}, { bad: { string: "a; rm -rf /" } })).toThrow(/not a script variable name/);
   });
 });
 
@@ -166,5 +168,67 @@ describe("the deploy lock, waited for on the host", () => {
     expect(r.stdout).toMatch(/slipway:lock-expired \{"run":"run old"/);
     expect(readFileSync(path.join(p().lock, "owner.json"), "utf8")).toContain('"run":"run D"');
     expect((await remote.run(sh`ls -A ${path.dirname(p().lock)}`, { step: "ls" })).stdout.trim().split("\n")).toEqual(["lock"]);
+  });
+
+  it("records its holder: the ssh connection's session process and the boot id", async () => {
+    const rec = JSON.parse(readFileSync(path.join(p().lock, "owner.json"), "utf8")) as { pid: number; start: number; boot: string };
+    expect(rec.boot).toBe(readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim());
+    expect(readFileSync(`/proc/${rec.pid}/comm`, "utf8").trim()).toMatch(/^sshd(-session)?$/);
+    expect(readFileSync(`/proc/${rec.pid}/stat`, "utf8").replace(/.*\) /, "").split(" ")[19]).toBe(String(rec.start));
+  });
+
+  it("a lock whose holder is gone (its connection closed: the runner was killed) is taken over at once, naming it", async () => {
+    const lost = await Remote.connect(sshd.target(), memoryLog());
+    const held = await lost.run(sh`${prepareAndLockScript(releasePaths(path.join(work, "gone"), "r1"), { sudo: false, owner: owner("run lost"), waitSec: 0 })}`, { step: "lock" });
+    expect(held.code).toBe(0);
+    const q = releasePaths(path.join(work, "gone"), "r2");
+    const refused = await remote.run(sh`${prepareAndLockScript(q, { sudo: false, owner: owner("run next"), waitSec: 0 })}`, { step: "lock", check: false });
+    expect(refused.code).toBe(LOCK_HELD_EXIT); // alive: held
+    await lost.close();
+    // the session process ends with the connection (sshd notices the close at once)
+    const rec = JSON.parse(readFileSync(path.join(q.lock, "owner.json"), "utf8")) as { pid: number };
+    for (let i = 0; i < 50 && existsSync(`/proc/${rec.pid}`); i++) await new Promise((r) => setTimeout(r, 100));
+    const taken = await remote.run(sh`${prepareAndLockScript(q, { sudo: false, owner: owner("run next"), waitSec: 0 })}`, { step: "lock", check: false });
+    expect(taken.code, taken.stderr).toBe(0);
+    expect(taken.stdout).toMatch(new RegExp(`^slipway:lock-dead its ssh session \\(pid ${rec.pid}\\) and script are gone: \\{"run":"run lost"`, "m"));
+    expect(readFileSync(path.join(q.lock, "owner.json"), "utf8")).toContain('"run":"run next"');
+  });
+
+  it("a lock recorded before the host rebooted (another boot id) is taken over", async () => {
+    const q = releasePaths(path.join(work, "rebooted"), "r1");
+    mkdirSync(q.lock, { recursive: true });
+    writeFileSync(path.join(q.lock, "owner.json"), JSON.stringify({ ...owner("run before reboot"), pid: 1, start: 1, boot: "00000000-0000-0000-0000-000000000000" }) + "\n");
+    const r = await remote.run(sh`${prepareAndLockScript(q, { sudo: false, owner: owner("run after"), waitSec: 0 })}`, { step: "lock", check: false });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('slipway:lock-dead the host rebooted since: {"run":"run before reboot"');
+  });
+
+  it("an unreadable owner record (a crash cut it) counts as held, never free, until the lock is older than the expiry", async () => {
+    const q = releasePaths(path.join(work, "cut"), "r1");
+    mkdirSync(q.lock, { recursive: true });
+    writeFileSync(path.join(q.lock, "owner.json"), "");
+    const status = await remote.run(lockStatusScript(q), { step: "status" });
+    expect(lockHolder(status.stdout)).toMatch(/^held, owner unreadable \(held since \d{4}-\d\d-\d\dT/);
+    const refused = await remote.run(sh`${prepareAndLockScript(q, { sudo: false, owner: { ...owner("run next"), since: "2026-12-01T10:00:00Z", expires: "2026-12-01T10:30:00Z" }, waitSec: 0 })}`, { step: "lock", check: false });
+    expect(refused.code).toBe(LOCK_HELD_EXIT);
+    expect(refused.stdout).toMatch(/^slipway:lock-held $/m);
+    // 31 minutes old: past a 30-minute expiry
+    execFileSync("touch", ["-d", "31 minutes ago", q.lock]);
+    const taken = await remote.run(sh`${prepareAndLockScript(q, { sudo: false, owner: { ...owner("run next"), since: "2026-12-01T10:00:00Z", expires: "2026-12-01T10:30:00Z" }, waitSec: 0 })}`, { step: "lock", check: false });
+    expect(taken.code, taken.stderr).toBe(0);
+    expect(taken.stdout).toMatch(/^slipway:lock-expired \(owner unreadable, locked since /m);
+    expect(lockHolder((await remote.run(lockStatusScript(q), { step: "status" })).stdout)).toContain('"run":"run next"');
+    expect(lockHolder("")).toBeUndefined(); // no lock directory: free
+  });
+
+  it("an owner record that cannot be written (a full disk) leaves no lock behind, and says so", async () => {
+    const q = releasePaths(path.join(work, "full"), "r1");
+    // the file size limit stands in for the full disk: the record's write fails part way
+    const r = await remote.run(sh`ulimit -f 0\n${prepareAndLockScript(q, { sudo: false, owner: owner("run full"), waitSec: 0 })}`, { step: "lock", check: false });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`cannot record the deploy lock's owner in ${q.lock}: `);
+    expect(r.stderr).toContain("the lock was removed again");
+    expect(existsSync(q.lock)).toBe(false);
+    expect((await remote.run(sh`${prepareAndLockScript(q, { sudo: false, owner: owner("run again"), waitSec: 0 })}`, { step: "lock", check: false })).code).toBe(0);
   });
 });

@@ -5,7 +5,7 @@ import type { HostStatus } from "../../src/operations/deploy.js";
 const SHA = "a84d88e7554fc1fa21bcbc4efae3c782a70d2b9d";
 const OLD = "1f2e3d4c5b6a79881f2e3d4c5b6a79881f2e3d4c";
 const entry = (release: string, sha: string, outcome = "success") => ({ time: "2026-11-23T11:45:01Z", release, sha, outcome, actor: "alice" });
-const status = (host: string, current: string | undefined, history: Record<string, unknown>[], lock?: string): HostStatus => ({ host, service: "svc", current, history, lock });
+const status = (host: string, current: string | undefined, history: Record<string, unknown>[], lock?: string): HostStatus => ({ host, service: "svc", current, history, lock, damaged: [], ledger: "/srv/svc/_slipway/ledger.jsonl" });
 const target = (host: string, st: HostStatus | Error, service = "svc"): DriftTarget => ({ host, service, status: st });
 
 describe("liveRelease", () => {

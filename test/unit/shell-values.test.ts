@@ -18,9 +18,10 @@ import {
   supervisorStatusScript, systemdShowScript, tcpScript,
 } from "../../src/commands/health.js";
 import { pgDumpCommand, pgRestoreCommand, pgToolVersionCommand, psqlCommand, withHeredoc, type ClientOptions, type PgLocation } from "../../src/commands/postgres.js";
+import { appendHostLedgerScript, appendLedgerScript, readLedgerScript } from "../../src/ledger/ledger.js";
 import { quote, sh, Shell } from "../../src/commands/quote.js";
 import {
-  appendHostLedgerScript, appendLedgerScript, linkSharedScript, prepareAndLockScript, pruneReleasesScript, readLedgerScript, receiveReleaseScript, releaseLockScript,
+  linkSharedScript, prepareAndLockScript, pruneReleasesScript, receiveReleaseScript, releaseLockScript,
   releasePaths, switchCurrentScript,
 } from "../../src/commands/release.js";
 import { installProgramsScript, restartGroupAndWaitScript, supervisorctl } from "../../src/commands/supervisor.js";
@@ -181,9 +182,9 @@ const builders: Record<string, (v: string) => Shell> = {
   linkSharedScript: (v) => linkSharedScript(releasePaths(v, v), [v, v], v),
   switchCurrentScript: (v) => switchCurrentScript(releasePaths(v, v), v),
   pruneReleasesScript: (v) => sh`${pruneReleasesScript(releasePaths(v, v), 3, v)}\n${pruneReleasesScript(releasePaths(v, v), 3, new Shell('"$slipway_previous"'))}`,
-  ledgerScripts: (v) => sh`${appendLedgerScript(releasePaths(v, v), { v, [v]: [v] })}\n${readLedgerScript(releasePaths(v, v))}`,
+  ledgerScripts: (v) => sh`${appendLedgerScript(v, { v, [v]: [v] })}\n${readLedgerScript(v)}`,
   receiveReleaseScript: (v) => receiveReleaseScript(releasePaths(v, v), { size: 10, sha256: v, gzip: true }),
-  appendHostLedgerScript: (v) => appendHostLedgerScript(releasePaths(v, v), { v, [v]: v }, { [v]: { string: "slipway_previous" }, b: { bool: "x" }, c: { strings: "list" } }),
+  appendHostLedgerScript: (v) => appendHostLedgerScript(v, { v, [v]: v }, { [v]: { string: "slipway_previous" }, b: { bool: "x" }, c: { strings: "list" } }),
   supervisorctl: (v) => supervisorctl(supervisor(v), true, sh`status ${v}`),
   installProgramsScript: (v) => installProgramsScript({ s: supervisor(v), group: v, staged: v, record: v, sudo: true }),
   restartGroupAndWaitScript: (v) => restartGroupAndWaitScript({ s: supervisor(v), group: v, sudo: true, startTimeoutSec: 5, windowSec: 5 }),
