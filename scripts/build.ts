@@ -50,18 +50,30 @@ async function actionlintAssets(): Promise<[string, Buffer][]> {
   ];
 }
 
+/**
+ * The migration lint's PostgreSQL parser (libpg-query) loads its WASM from beside the bundle
+ * (__dirname, see src/remote/esm-shim.ts), on first use: shipped next to each bundle that can lint.
+ */
+const PG_PARSER_WASM = "libpg-query.wasm";
+const pgParserWasm = readFileSync(path.join(path.dirname(require.resolve("libpg-query")), PG_PARSER_WASM));
+function addParserWasm(dir: string, code: string, chunks: Record<string, string>): void {
+  if ([code, ...Object.values(chunks)].some((c) => c.includes(PG_PARSER_WASM))) outputs.set(`${dir}/${PG_PARSER_WASM}`, pgParserWasm);
+}
+
 const outputs = new Map<string, string | Buffer>([[schemaFile, environmentJsonSchema()]]);
 await Promise.all([
   ...actionNames.map(async (name) => {
     const { code, chunks } = await bundle(`src/actions/entry/${name}.ts`);
     outputs.set(`actions/${name}/dist/index.js`, code);
     for (const [chunk, source] of Object.entries(chunks)) outputs.set(`actions/${name}/dist/${chunk}`, source);
+    addParserWasm(`actions/${name}/dist`, code, chunks);
     outputs.set(`actions/${name}/action.yml`, actionYml(name));
   }),
   (async () => {
     const { code, chunks } = await bundle("src/cli/main.ts");
     outputs.set("dist/cli/index.js", code.startsWith("#!") ? code : `#!/usr/bin/env node\n${code}`);
     for (const [chunk, source] of Object.entries(chunks)) outputs.set(`dist/cli/${chunk}`, source);
+    addParserWasm("dist/cli", code, chunks);
   })(),
   actionlintAssets().then((assets) => assets.forEach(([file, content]) => outputs.set(file, content))),
 ]);

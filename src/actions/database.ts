@@ -14,6 +14,8 @@ import { migrate, migrateAlembic, type MigrateResult } from "../operations/migra
 import { pgClient, runIdentity, type PgClient } from "../operations/pg.js";
 import { bytes, mdTable } from "../report/summary.js";
 import type { ActionContext } from "./run-action.js";
+import { formatFinding } from "../lint/rules.js";
+import { isBlocking, lintDatabase } from "../operations/lint-migrations.js";
 
 /** The databases an action works on: the `database` input, else all those on the selected hosts. */
 export function selectDatabases(ctx: ActionContext, want: (d: Database) => boolean): [string, Database][] {
@@ -139,6 +141,9 @@ export async function migrateDatabase(ctx: ActionContext, name: string, def: Dat
   const m = def.migrations;
   if (!m) throw new Error(`database ${name} has no migrations: section`);
   if (def.engine !== "postgres") throw new Error(`database ${name}: migrations are supported for postgres (sqlite migrations are not implemented yet)`);
+  // linted before any connection: every finding annotated at its line; the error-level ones of pending files refuse below
+  const lint = await lintDatabase(ctx.loaded, name);
+  for (const f of lint?.files.flatMap((x) => x.findings) ?? []) ctx.log.annotate(isBlocking(f) ? "error" : "warn", formatFinding(f), f);
   const client = await pgClient(ctx.loaded.env, name, ctx.pool, ctx.secrets);
   let cleanup: (() => Promise<void>) | undefined;
   try {
@@ -149,6 +154,11 @@ export async function migrateDatabase(ctx: ActionContext, name: string, def: Dat
       : (dryRun: boolean) => migrate(client, { dir: inWorkspace(m.dir), table: m.table, outOfOrder: m["out-of-order"], lockTimeoutSec, appliedBy: runIdentity(), dryRun, log: ctx.log });
     cleanup = alembic?.cleanup;
     const planned = await run(true);
+    const blocking = (lint?.files ?? []).filter((f) => planned.pending.includes(f.name)).flatMap((f) => f.findings.filter(isBlocking));
+    if (blocking.length && !ctx.dryRun)
+      throw new Error(
+        `refusing to migrate ${name}: ${blocking.length} error-level finding(s) of the migration lint in pending migrations, nothing was applied:\n${blocking.map(formatFinding).join("\n")}\nchange the migration, add \`-- slipway:allow <rule> <reason>\` above the statement, or set the rule's severity in migrations.lint of ${ctx.loaded.file}`,
+      );
     if (!ctx.dryRun && planned.pending.length > 0) requireWindow(ctx.loaded.env.policy, ctx.loaded.file, `apply ${planned.pending.length} pending migration(s) to ${name}`);
     if (!ctx.dryRun && planned.pending.length > 0 && ctx.loaded.env.policy["backup-before-migrate"]) {
       if (o.freshDatabase) ctx.log.info(`${name} was created by this deploy: no backup needed before its first migrations`);

@@ -4,7 +4,9 @@
 // creates or updates the one comment of this environment. No connection, no secret.
 import { execFileSync } from "node:child_process";
 import { formatPlan } from "../operations/plan.js";
-import { parseNameStatus, planComment, planMarker, type ChangedFile } from "../github/plan-comment.js";
+import { lintSection, parseNameStatus, planComment, planMarker, type ChangedFile } from "../github/plan-comment.js";
+import { formatFinding } from "../lint/rules.js";
+import { allFindings, isBlocking, lintEnvironment } from "../operations/lint-migrations.js";
 import { reportComment, runUrl } from "../github/client.js";
 import { actionGithub } from "./github-report.js";
 import type { ActionContext } from "./run-action.js";
@@ -33,7 +35,12 @@ export async function planBody(ctx: ActionContext): Promise<void> {
   const base = ctx.input("base").trim();
   const head = ctx.input("head").trim() || process.env.GITHUB_SHA || "HEAD";
   const changed = base ? changedFiles(ctx, base, head) : [];
-  const body = planComment(ctx.loaded, changed, { sha: head, runUrl: runUrl() });
+  // the migration lint: annotations at the SQL lines and a table in the comment; apply-migrations is the gate (pending files only)
+  const lints = await lintEnvironment(ctx.loaded);
+  const findings = allFindings(lints);
+  for (const f of findings) ctx.log.annotate(isBlocking(f) ? "error" : "warn", formatFinding(f), f);
+  ctx.out.set("lint-errors", String(findings.filter(isBlocking).length));
+  const body = planComment(ctx.loaded, changed, { sha: head, runUrl: runUrl(), lint: lintSection(findings, lints.reduce((n, l) => n + l.files.length, 0)) });
   await ctx.out.summary(body);
 
   const mode = ctx.input("comment").trim() || "auto";

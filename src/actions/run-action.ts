@@ -64,6 +64,7 @@ export function actionLog(secrets: Secrets): Log {
       write: (level, m) => (level === "info" ? core.info(m) : level === "warn" ? core.warning(m) : core.error(m)),
       startGroup: (t) => core.startGroup(t),
       endGroup: () => core.endGroup(),
+      annotate: (level, m, w) => (level === "warn" ? core.warning : core.error)(m, { file: w.file, startLine: w.line, startColumn: w.col }),
     },
     secrets,
   );

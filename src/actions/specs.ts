@@ -188,7 +188,7 @@ export const actionSpecs: Record<ActionName, ActionSpec> = {
   plan: {
     name: "plan",
     title: "slipway plan",
-    description: "Validate the environment file (each problem annotated at its line), show what a deploy would do on which host, and on a pull request create or update one comment per environment with the plan and the changed files that concern it. Opens no connection and needs no secret.",
+    description: "Validate the environment file (each problem annotated at its line), lint its SQL migrations with PostgreSQL's parser (annotated at their lines), show what a deploy would do on which host, and on a pull request create or update one comment per environment with the plan, the lint and the changed files that concern it. Opens no connection and needs no secret.",
     inputs: {
       comment: { description: "Create or update the pull-request comment: auto (when the event is a pull request), true or false.", default: "auto" },
       "pull-request": { description: "The pull request to comment on.", default: "${{ github.event.pull_request.number }}" },
@@ -203,6 +203,7 @@ export const actionSpecs: Record<ActionName, ActionSpec> = {
       supervisor: "true when the environment has a supervisor service (run deploy-supervisor).",
       compose: "true when the environment has a compose service (run deploy-compose).",
       "has-migrations": "true when a database of the environment has migrations.",
+      "lint-errors": "How many error-level findings the migration lint has in the environment's SQL migrations (annotated at their lines; apply-migrations refuses a pending file with one).",
     },
     hostsOf: () => [],
     without: ["hosts", "dry-run"],

@@ -19,6 +19,7 @@ import { runWithContext, type ActionBody } from "../actions/run-action.js";
 import type { ActionName } from "../actions/specs.js";
 import { Secrets } from "../config/secrets.js";
 import { formatPlan } from "../operations/plan.js";
+import { allFindings, isBlocking, lintEnvironment, lintReport } from "../operations/lint-migrations.js";
 import { terminalLog } from "../report/log.js";
 import { hostFingerprints } from "../remote/fingerprint.js";
 import { driftReport, driftTargets } from "../operations/drift.js";
@@ -61,6 +62,18 @@ program
   .action((ref: string) => {
     const { name, env } = loadEnvironment(ref);
     console.log(formatPlan(name, env));
+  });
+
+program
+  .command("lint-migrations")
+  .description("lint every SQL migration of the environment's databases with PostgreSQL's own parser (data loss, breaking renames, long locks); exit 1 on an error-level finding")
+  .argument("<env...>", "environment names or paths")
+  .action(async (refs: string[]) => {
+    for (const ref of refs) {
+      const lints = await lintEnvironment(loadEnvironment(ref));
+      console.log(lintReport(lints));
+      if (allFindings(lints).some(isBlocking)) process.exitCode = 1;
+    }
   });
 
 program

@@ -99,7 +99,8 @@ export function prepareAndLockScript(p: ReleasePaths, o: { sudo: boolean; owner:
 if [ ! -d ${p.deployTo} ]; then ${priv(o.sudo, sh`mkdir -p ${p.deployTo}`)}; ${o.sudo ? sh`sudo -n chown "$(id -un)" ${p.deployTo}` : sh`:`}; fi
 test -w ${p.deployTo} || { echo "cannot write to" ${p.deployTo} "as $(id -un)" >&2; exit 1; }
 if ! slipway_err=$(mkdir -p ${p.releases} ${p.shared} ${p.meta} 2>&1); then echo "$slipway_err$(slipway_disk_hint "$slipway_err" ${p.deployTo})" >&2; exit 1; fi
-lock_until=$((SECONDS + ${Math.max(0, Math.ceil(o.waitSec ?? 0))}))
+# waited in whole seconds slept (SECONDS ticks on wall-clock seconds: a check could come up to 1 s early)
+slipway_waited=0
 until slipway_err=$(mkdir ${p.lock} 2>&1); do
   if [ ! -d ${p.lock} ]; then echo "cannot take the deploy lock" ${p.lock}": $slipway_err$(slipway_disk_hint "$slipway_err" ${p.deployTo})" >&2; exit 1; fi
   expires=$(sed -n 's/.*"expires":"\\([^"]*\\)".*/\\1/p' ${ownerFile} 2>/dev/null || true)
@@ -125,12 +126,13 @@ until slipway_err=$(mkdir ${p.lock} 2>&1); do
     ${takeOver}
     continue
   fi
-  if [ $SECONDS -ge $lock_until ]; then
+  if [ $slipway_waited -ge ${Math.max(0, Math.ceil(o.waitSec ?? 0))} ]; then
     echo "slipway:lock-held $(cat ${ownerFile} 2>/dev/null || true)"
     exit ${LOCK_HELD_EXIT}
   fi
   if [ -z "\${lock_waiting:-}" ]; then lock_waiting=1; echo "slipway:lock-waiting $(cat ${ownerFile} 2>/dev/null || true)"; fi
   sleep 1
+  slipway_waited=$((slipway_waited + 1))
 done
 slipway_owner=${prefix}
 slipway_sess=$(slipway_session); slipway_spid=\${slipway_sess%% *}; slipway_sstart=\${slipway_sess#* }

@@ -2,6 +2,7 @@
 // it validates files, gives TypeScript types, and is emitted as environments/schema.json.
 // Keys are kebab-case like GitHub's own YAML. Secrets are referenced by NAME only.
 import * as z from "zod";
+import { LINT_RULES, type LintRule } from "../lint/rules.js";
 import { dotenvProblem } from "../commands/dotenv.js";
 import { commandProblem, envValueProblem, iniProblem, iniTextProblem } from "../commands/supervisor-ini.js";
 
@@ -317,6 +318,10 @@ const migrationsSchema = z.strictObject({
   "out-of-order": z.boolean().default(false),
   "lock-timeout": duration.default("60s"),
   service: name.optional().describe("alembic: run with this service's env and secret-env (dir is the repository directory holding alembic.ini, uploaded for the run)"),
+  lint: z
+    .partialRecord(z.enum(Object.keys(LINT_RULES) as [LintRule, ...LintRule[]]), z.enum(["error", "warn", "off"]))
+    .default({})
+    .describe("sql: the severity of each rule of the migration lint (slipway lint-migrations), e.g. { require-concurrent-index-creation: error, renaming-column: off }"),
 });
 
 const backupSchema = z.strictObject({

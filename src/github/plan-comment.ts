@@ -5,6 +5,7 @@ import path from "node:path";
 import type { LoadedEnvironment } from "../config/load.js";
 import { formatPlan } from "../operations/plan.js";
 import { mdTable } from "../report/summary.js";
+import type { LintFinding } from "../lint/rules.js";
 
 export const planMarker = (environment: string) => `<!-- slipway-plan:${environment} -->`;
 
@@ -45,7 +46,17 @@ export function relevantChanges(loaded: LoadedEnvironment, changed: ChangedFile[
 
 const MAX = 60_000; // GitHub refuses comments over 65536 characters
 
-export function planComment(loaded: LoadedEnvironment, changed: ChangedFile[], o: { sha?: string; runUrl?: string } = {}): string {
+/** The migration lint as a table: each finding of the files (allowed ones say why), or that there is none. */
+export function lintSection(findings: LintFinding[], files: number): string {
+  if (!files) return "";
+  if (!findings.length) return `**Migration lint:** ${files} SQL migration file(s), no finding.\n\n`;
+  const icon = (f: LintFinding) => (f.allowed !== undefined ? "☑️ allowed" : f.severity === "error" ? "❌ error" : "⚠️ warning");
+  const rows = findings.map((f) => [`${f.file}:${f.line}`, `\`${f.rule}\``, icon(f), f.allowed !== undefined ? `${f.message} — ${f.allowed}` : `${f.message}. ${f.instead}`]);
+  const errors = findings.filter((f) => f.severity === "error" && f.allowed === undefined).length;
+  return `**Migration lint** (PostgreSQL's parser): ${errors ? `${errors} error(s): apply-migrations refuses a pending file with one` : "no error"}\n\n${mdTable(["where", "rule", "", "what"], rows)}\n`;
+}
+
+export function planComment(loaded: LoadedEnvironment, changed: ChangedFile[], o: { sha?: string; runUrl?: string; lint?: string } = {}): string {
   const rows = relevantChanges(loaded, changed);
   const files = (fs: string[]) => (fs.length > 8 ? [...fs.slice(0, 8), `… ${fs.length - 8} more`] : fs).join("<br>");
   const plan = formatPlan(loaded.name, loaded.env).replace(/```/g, "`\u200b``");
@@ -54,6 +65,7 @@ export function planComment(loaded: LoadedEnvironment, changed: ChangedFile[], o
   md += rows.length
     ? `**This pull request changes for \`${loaded.name}\`:**\n\n${mdTable(["what", "files"], rows.map(([w, fs]) => [w, files(fs)]))}\n`
     : `This pull request changes nothing that \`${loaded.name}\` deploys.\n\n`;
+  md += o.lint ?? "";
   md += `<details><summary>What a deploy of ${loaded.name} does</summary>\n\n\`\`\`text\n${plan}\n\`\`\`\n\n</details>\n\n`;
   md += `<sub>Migrations are listed by file: which are pending is decided against the database by apply-migrations during the deploy (a pull-request job holds no credentials).</sub>\n`;
   return md.length > MAX ? `${md.slice(0, MAX)}\n\n… (truncated)\n` : md;

@@ -8,12 +8,15 @@ export interface Log {
   error(message: string): void;
   /** A collapsible section (a ::group:: in GitHub logs, an indented block on a terminal). */
   group<T>(title: string, fn: () => Promise<T>): Promise<T>;
+  /** A problem at a place in a file of the repository: an annotation on that line in GitHub, `file:line:col: message` elsewhere. */
+  annotate(level: "warn" | "error", message: string, where: { file: string; line: number; col: number }): void;
 }
 
 export interface LogSink {
   write(level: "info" | "warn" | "error", message: string): void;
   startGroup?(title: string): void;
   endGroup?(): void;
+  annotate?(level: "warn" | "error", message: string, where: { file: string; line: number; col: number }): void;
 }
 
 export function createLog(sink: LogSink, secrets?: Secrets): Log {
@@ -23,6 +26,7 @@ export function createLog(sink: LogSink, secrets?: Secrets): Log {
     info: (m) => sink.write("info", clean(m)),
     warn: (m) => sink.write("warn", clean(m)),
     error: (m) => sink.write("error", clean(m)),
+    annotate: (level, m, where) => (sink.annotate ? sink.annotate(level, clean(m), where) : sink.write(level, clean(`${where.file}:${where.line}:${where.col}: ${m}`))),
     async group(title, fn) {
       // GitHub groups do not nest: inner groups are plain lines
       const open = depth === 0 && sink.startGroup !== undefined;

@@ -245,3 +245,33 @@ services:
     expect(spawnSync("test", ["-e", path.join(repo, "bad-out")]).status).toBe(1);
   });
 });
+
+describe("slipway lint-migrations (issue #18): every SQL migration through PostgreSQL's parser, from the bundle on both Node versions", () => {
+  it.each(runnerNodes())("on $label: findings at file:line:col with the rule, the severities of migrations.lint, exit 1 on an error", ({ bin }) => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "slipway-lint-"));
+    mkdirSync(path.join(dir, "environments"));
+    mkdirSync(path.join(dir, "migrations"));
+    writeFileSync(path.join(dir, "migrations", "001_trades.sql"), "CREATE TABLE trades (id bigserial PRIMARY KEY, symbol text);\nCREATE INDEX trades_symbol ON trades (symbol);\n");
+    writeFileSync(path.join(dir, "migrations", "002_venue.sql"), "SET lock_timeout = '5s';\nALTER TABLE trades ADD COLUMN venue text NOT NULL;\nCREATE INDEX trades_venue ON trades (venue);\n");
+    const env = (lint: object) =>
+      writeFileSync(path.join(dir, "environments", "prod.yml"), `hosts:\n  db: { address: 192.0.2.10, user: deploy, host-key: "SHA256:${"A".repeat(43)}" }\ndatabases:\n  app:\n    engine: postgres\n    on: { host: db }\n    name: app\n    migrations: { dir: migrations, lint: ${JSON.stringify(lint)} }\n`);
+    env({});
+    const warned = cli(["lint-migrations", "prod"], bin, dir);
+    expect(warned.stderr).toBe("");
+    expect(warned.status).toBe(0);
+    expect(warned.stdout.trim().split("\n")).toEqual([
+      expect.stringMatching(/^migrations\/002_venue\.sql:2:1: warn \[adding-not-nullable-field\] /),
+      expect.stringMatching(/^migrations\/002_venue\.sql:3:1: warn \[require-concurrent-index-creation\] /),
+      "2 migration file(s) linted: 0 error(s), 2 warning(s) or allowed",
+    ]);
+    env({ "adding-not-nullable-field": "error", "require-concurrent-index-creation": "off" });
+    const refused = cli(["lint-migrations", "prod"], bin, dir);
+    expect(refused.status).toBe(1);
+    expect(refused.stdout).toContain("migrations/002_venue.sql:2:1: error [adding-not-nullable-field]");
+    expect(refused.stdout).not.toContain("require-concurrent-index-creation");
+    env({ "no-such-rule": "off" });
+    const bad = cli(["lint-migrations", "prod"], bin, dir);
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toMatch(/environments\/prod\.yml:\d+:\d+: databases\.app\.migrations\.lint/);
+  });
+});

@@ -84,3 +84,28 @@ describe("backup-db then apply-migrations, as in a deploy job", () => {
     expect(b2.summary).toContain("| public.btc_option_quotes | 50 |");
   });
 });
+
+describe("the migration lint in apply-migrations (PostgreSQL's parser)", () => {
+  it("refuses a pending migration that drops a table before applying anything, annotated at its line; allowed with a reason, it applies", () => {
+    writeFileSync(path.join(ws, "schema", "007_drop_quotes.sql"), "-- the quotes moved to the archive\n\nDROP TABLE btc_option_quotes;\n");
+    const b = run("backup-db", { to: "", verify: "" });
+    expect(b.code, b.stdout).toBe(0);
+    const refused = run("apply-migrations", { "backup-id": b.outputs["backup-id"]! });
+    expect(refused.code).toBe(1);
+    expect(refused.stdout).toMatch(/^::error file=schema\/007_drop_quotes\.sql,line=3,col=1::schema\/007_drop_quotes\.sql:3:1: error \[ban-drop-table\] DROP TABLE btc_option_quotes/m);
+    expect(refused.stdout).toMatch(/^::warning file=schema\/007_drop_quotes\.sql,line=3,col=1::.*\[require-lock-timeout\]/m);
+    expect(refused.stdout).toContain("::error::apply-migrations: refusing to migrate crypto: 1 error-level finding(s) of the migration lint in pending migrations, nothing was applied:");
+    expect(refused.stdout).toContain("add `-- slipway:allow <rule> <reason>` above the statement");
+    expect(pg.psql("SELECT to_regclass('btc_option_quotes') IS NOT NULL", "crypto_data")).toBe("t");
+    expect(pg.psql("SELECT max(version) FROM slipway_schema_history", "crypto_data")).toBe("006");
+
+    writeFileSync(path.join(ws, "schema", "007_drop_quotes.sql"), "-- the quotes moved to the archive\n-- slipway:allow ban-drop-table archived in crypto_archive.quotes (ticket 42)\nDROP TABLE btc_option_quotes;\n");
+    const b2 = run("backup-db", { to: "", verify: "" });
+    const applied = run("apply-migrations", { "backup-id": b2.outputs["backup-id"]! });
+    expect(applied.code, applied.stdout).toBe(0);
+    expect(applied.stdout).toContain("allowed [ban-drop-table] DROP TABLE btc_option_quotes");
+    expect(applied.stdout).toContain("(archived in crypto_archive.quotes (ticket 42))");
+    expect(applied.outputs).toMatchObject({ applied: "1", head: "007" });
+    expect(pg.psql("SELECT to_regclass('btc_option_quotes') IS NULL", "crypto_data")).toBe("t");
+  });
+});

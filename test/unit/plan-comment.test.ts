@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { loadEnvironment } from "../../src/config/load.js";
-import { parseNameStatus, planComment, planMarker, relevantChanges } from "../../src/github/plan-comment.js";
+import { lintSection, parseNameStatus, planComment, planMarker, relevantChanges } from "../../src/github/plan-comment.js";
 
 const changed = parseNameStatus(
   ["M\tenvironments/nas.yml", "A\texamples/nas-collectors/schema/007_funding_rates.sql", "M\texamples/nas-collectors/app/docker-compose-lifecycle.yml", "R100\tdocs/old.md\tdocs/new.md", "M\tsrc/cli/main.ts", "M\t.github/workflows/deploy.yml", ""].join("\n"),
@@ -38,5 +38,23 @@ describe("plan comment", () => {
     expect(md).toContain("| migrations of crypto (examples/nas-collectors/schema) | examples/nas-collectors/schema/007_funding_rates.sql (new) |");
     expect(md).toContain("Plan for environment nas:");
     expect(planComment(loadEnvironment("recio"), [])).toContain("This pull request changes nothing that `recio` deploys.");
+  });
+
+  it("shows the migration lint as a table: errors, warnings, allowed findings with their reason", () => {
+    const base = { file: "m/002.sql", line: 3, col: 1, why: "w.", instead: "Do it in two deploys." };
+    const md = lintSection(
+      [
+        { ...base, rule: "ban-drop-column", severity: "error", message: "DROP COLUMN trades.venue: deletes the column" },
+        { ...base, line: 7, rule: "require-lock-timeout", severity: "warn", message: "ALTER TABLE trades without lock_timeout" },
+        { ...base, line: 9, rule: "ban-drop-table", severity: "error", message: "DROP TABLE old", allowed: "archived (ticket 42)" },
+      ],
+      2,
+    );
+    expect(md).toContain("**Migration lint** (PostgreSQL's parser): 1 error(s): apply-migrations refuses a pending file with one");
+    expect(md).toContain("| m/002.sql:3 | `ban-drop-column` | ❌ error | DROP COLUMN trades.venue: deletes the column. Do it in two deploys. |");
+    expect(md).toContain("| m/002.sql:7 | `require-lock-timeout` | ⚠️ warning |");
+    expect(md).toContain("| m/002.sql:9 | `ban-drop-table` | ☑️ allowed | DROP TABLE old — archived (ticket 42) |");
+    expect(lintSection([], 3)).toBe("**Migration lint:** 3 SQL migration file(s), no finding.\n\n");
+    expect(lintSection([], 0)).toBe("");
   });
 });

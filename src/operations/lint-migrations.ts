@@ -1,0 +1,54 @@
+// Every SQL migration of an environment's databases, linted with PostgreSQL's own parser
+// (src/lint/migrations.ts), with the severities the environment file sets (migrations.lint). Used by
+// `slipway lint-migrations`, the plan action (its summary, its pull-request comment, annotations at
+// the SQL lines) and apply-migrations (which refuses a pending file with an error-level finding
+// before it applies anything).
+import path from "node:path";
+import type { LoadedEnvironment } from "../config/load.js";
+import { inWorkspace } from "../config/paths.js";
+import { formatFinding, type LintFinding } from "../lint/rules.js";
+import { readMigrations } from "./migrations.js";
+
+export interface DatabaseLint {
+  database: string;
+  dir: string;
+  /** per file name (e.g. 006_add_venue.sql), its findings */
+  files: { name: string; findings: LintFinding[] }[];
+}
+
+/** The findings of one database's SQL migrations (alembic migrations are Python: not linted). */
+export async function lintDatabase(loaded: LoadedEnvironment, database: string): Promise<DatabaseLint | undefined> {
+  const m = loaded.env.databases[database]?.migrations;
+  if (!m || m.engine !== "sql") return undefined;
+  const dir = inWorkspace(m.dir);
+  // the parser (a WASM module, loaded on first use) only where there are SQL migrations to lint
+  const { lintMigrationSql } = await import("../lint/migrations.js");
+  const files = await Promise.all(
+    readMigrations(dir).map(async (f) => ({
+      name: f.name,
+      // findings name the file as the repository does (the annotation's file)
+      findings: await lintMigrationSql(f.sql, path.posix.join(m.dir, f.name), { severities: m.lint, noTransaction: f.noTransaction }),
+    })),
+  );
+  return { database, dir: m.dir, files };
+}
+
+export async function lintEnvironment(loaded: LoadedEnvironment): Promise<DatabaseLint[]> {
+  const out: DatabaseLint[] = [];
+  for (const name of Object.keys(loaded.env.databases)) {
+    const r = await lintDatabase(loaded, name);
+    if (r) out.push(r);
+  }
+  return out;
+}
+
+export const allFindings = (lints: DatabaseLint[]): LintFinding[] => lints.flatMap((l) => l.files.flatMap((f) => f.findings));
+export const isBlocking = (f: LintFinding) => f.severity === "error" && f.allowed === undefined;
+
+/** The lint as lines for a terminal or a log: each finding, then a count. */
+export function lintReport(lints: DatabaseLint[]): string {
+  const findings = allFindings(lints);
+  const errors = findings.filter(isBlocking).length;
+  const files = lints.reduce((n, l) => n + l.files.length, 0);
+  return [...findings.map(formatFinding), `${files} migration file(s) linted: ${errors} error(s), ${findings.length - errors} warning(s) or allowed`].join("\n");
+}
