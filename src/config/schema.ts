@@ -198,7 +198,7 @@ const serviceCommon = {
   shared: z.array(relPath).default([]).describe("paths linked from <deploy-to>/shared into every release"),
   env: envMap.default({}),
   "secret-env": secretEnvMap.default({}),
-  stabilize: duration.optional().describe("how long the service must stay up after a restart"),
+  stabilize: duration.optional().describe("how long the service must stay up after a restart (default 5s); a timer-driven job is not started by a deploy, so nothing is waited for"),
   logrotate: logrotateSchema.optional(),
 };
 

@@ -350,10 +350,11 @@ fi`;
 ${timerText ? withHeredoc(sh`cat > ${`${staged}/${timer}`}`, timerText) : sh`:`}
 ${install(staged, unit, !timer)}
 ${timer ? install(staged, timer, true) : sh`:`}`,
-    activate: () => restartAndWaitScript({ unit: active, sudo, reload: !timer && s["on-change"] === "reload" ? "if-unchanged" : false, startTimeoutSec: o.startTimeoutSec, windowSec: o.stabilizeSec }),
+    // a timer waits for its schedule: the deploy starts no run of the job, so there is nothing to watch stay up
+    activate: () => restartAndWaitScript({ unit: active, sudo, reload: !timer && s["on-change"] === "reload" ? "if-unchanged" : false, startTimeoutSec: o.startTimeoutSec, windowSec: timer ? 0 : o.stabilizeSec }),
     restore: (prevStaged) => sh`${reinstall(prevStaged, unit)}
 ${timer ? reinstall(prevStaged, timer) : sh`:`}
-${restartAndWaitScript({ unit: active, sudo, reload: false, startTimeoutSec: o.startTimeoutSec, windowSec: Math.min(o.stabilizeSec, 5) })}`,
+${restartAndWaitScript({ unit: active, sudo, reload: false, startTimeoutSec: o.startTimeoutSec, windowSec: timer ? 0 : Math.min(o.stabilizeSec, 5) })}`,
     stop: () => priv(sudo, sh`systemctl stop -- ${active}`),
   };
 }
