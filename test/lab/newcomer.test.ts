@@ -124,7 +124,7 @@ describe("a newcomer's repository, from the npm tarball to a deployed, verified 
     expect(validate.status).toBe(0);
     const lint = cli.run(repo, ["lint-workflows"]);
     expect(lint.stderr).toBe("");
-    expect(lint.stdout.trim()).toBe("2 workflow file(s) clean");
+    expect(lint.stdout.trim()).toBe("3 workflow file(s) clean");
   });
 
   it("the first push to main deploys the app through the generated deploy.yml; GitHub shows the deployment succeeded", async () => {
@@ -172,7 +172,7 @@ describe("a newcomer's repository, from the npm tarball to a deployed, verified 
     const drift = template.replace("environment: [staging, production, nas]", "environment: [staging]");
     expect(drift).not.toBe(template);
     writeFileSync(path.join(repo, ".github/workflows/drift.yml"), drift);
-    expect(cli.run(repo, ["lint-workflows"]).stdout.trim()).toBe("3 workflow file(s) clean");
+    expect(cli.run(repo, ["lint-workflows"]).stdout.trim()).toBe("4 workflow file(s) clean");
     const sha = push("drift");
     const clean = await run("drift.yml", { event: "workflow_dispatch", sha });
     expect(clean.conclusion, `${whyRun({ run: clean })}\n${clean.log.slice(-3000)}`).toBe("success");
@@ -188,9 +188,8 @@ describe("a newcomer's repository, from the npm tarball to a deployed, verified 
     expect(step(drifted).summary).toContain(`+ commit ${shas.v2!.slice(0, 12)} (release ${v2}`);
   }, 300_000);
 
-  it("a pull request (the plan.yml template) gets one plan comment naming the changed release, updated in place on the next push", async () => {
-    writeFileSync(path.join(repo, ".github/workflows/plan.yml"), readFileSync(path.join(ROOT, "examples/workflows/plan.yml"), "utf8"));
-    const base = push("plan workflow");
+  it("a pull request (the plan.yml init wrote) gets one plan comment naming the changed release, updated in place on the next push", async () => {
+    const base = shas.drift!;
     git(repo, "checkout", "-q", "-b", "feature");
     writeApp("v3");
     const pr = async (head: string) => {

@@ -6,7 +6,7 @@ import path from "node:path";
 import { parse } from "yaml";
 import { afterAll, describe, expect, it } from "vitest";
 import { lintWorkflowFiles } from "../../scripts/lint-workflows.js";
-import { deployWorkflow, environmentFile, initKinds, keyPlaceholder, parseActionsRef, parseHost, rollbackWorkflow, type HostKeys, type InitOptions } from "../../src/cli/init.js";
+import { deployWorkflow, environmentFile, initKinds, keyPlaceholder, parseActionsRef, parseHost, planWorkflow, rollbackWorkflow, type HostKeys, type InitOptions } from "../../src/cli/init.js";
 import { schemaUrl } from "../../src/config/json-schema.js";
 import { ConfigError, parseEnvironment } from "../../src/config/load.js";
 
@@ -88,11 +88,18 @@ describe("slipway init: the caller workflows", () => {
     });
   });
 
-  it("both pass actionlint", async () => {
+  it("plan.yml: on pull requests, calling the reusable plan workflow with pull-requests: write and no secret", () => {
+    const wf = parse(planWorkflow(ref));
+    expect(wf.on).toEqual({ pull_request: null });
+    expect(wf.jobs.plan).toEqual({ uses: "acme/slipway/.github/workflows/plan.yml@v1", permissions: { contents: "read", "pull-requests": "write" } });
+  });
+
+  it("all pass actionlint", async () => {
     const files = [
       [path.join(dir, "deploy.yml"), deployWorkflow(["production", "staging"], ref)],
       [path.join(dir, "deploy-one.yml"), deployWorkflow(["prod"], ref)],
       [path.join(dir, "rollback.yml"), rollbackWorkflow(["production", "staging"], ref)],
+      [path.join(dir, "plan.yml"), planWorkflow(ref)],
     ];
     for (const [f, text] of files) writeFileSync(f!, text!);
     expect(await lintWorkflowFiles(files.map(([f]) => f!))).toEqual([]);
