@@ -52,13 +52,13 @@ async function lintMigrationSql(sql, file, o = {}) {
     return findings;
 }
 function severityOf(rule, overrides) {
-    const s = overrides?.[rule] ?? _rules_js__WEBPACK_IMPORTED_MODULE_2__/* .LINT_RULES */ .w[rule].default;
+    const s = overrides?.[rule] ?? _rules_js__WEBPACK_IMPORTED_MODULE_2__/* .LINT_RULES */ .wT[rule].default;
     if (s !== "off")
         return s;
-    return rule === "syntax-error" ? _rules_js__WEBPACK_IMPORTED_MODULE_2__/* .LINT_RULES */ .w[rule].default : undefined; // a file that cannot parse is always reported
+    return rule === "syntax-error" ? _rules_js__WEBPACK_IMPORTED_MODULE_2__/* .LINT_RULES */ .wT[rule].default : undefined; // a file that cannot parse is always reported
 }
 function finding(rule, severity, file, at, message) {
-    return { rule, severity, file, line: at.line, col: at.col, message, why: _rules_js__WEBPACK_IMPORTED_MODULE_2__/* .LINT_RULES */ .w[rule].why, instead: _rules_js__WEBPACK_IMPORTED_MODULE_2__/* .LINT_RULES */ .w[rule].instead };
+    return { rule, severity, file, line: at.line, col: at.col, message, why: _rules_js__WEBPACK_IMPORTED_MODULE_2__/* .LINT_RULES */ .wT[rule].why, instead: _rules_js__WEBPACK_IMPORTED_MODULE_2__/* .LINT_RULES */ .wT[rule].instead };
 }
 function applyAllow(f, allows) {
     const reason = allows.get(f.rule);

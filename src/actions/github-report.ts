@@ -4,9 +4,10 @@
 // The token is the `github-token` input; GITHUB_API_URL and GITHUB_REPOSITORY come from the runner.
 // Reporting never fails a step: every problem is a warning naming what was not reported.
 import path from "node:path";
-import { slipwayPayload } from "../github/deployments.js";
+import { releaseCommit } from "../commands/release.js";
+import { lastSlipwayDeployment } from "../github/deployments.js";
 import { GitHubClient, githubConfigFromEnv, reportDeploymentStart, reportDeploymentStatus, type DeploymentState } from "../github/client.js";
-import type { ActionContext } from "./run-action.js";
+import { listInput, type ActionContext } from "./run-action.js";
 
 /** A client for the action's `github-token`, or undefined (said in the log) when there is nothing to report with. */
 export function actionGithub(ctx: Pick<ActionContext, "input" | "log" | "secrets">): GitHubClient | undefined {
@@ -49,8 +50,7 @@ export async function reportDeploy(ctx: ActionContext, d: { sha: string; release
 
 /** The ids of a deployment-id input: "12", "12,13" (one per deploy step); empty and non-numbers are left out. */
 export const deploymentIds = (value: string): number[] =>
-  value
-    .split(/[\s,]+/)
+  listInput(value)
     .filter((v) => /^\d+$/.test(v))
     .map(Number);
 
@@ -68,7 +68,7 @@ export async function reportVerified(ctx: ActionContext, healthy: boolean, detai
 export async function lastDeployment(ctx: Pick<ActionContext, "input" | "log" | "secrets" | "loaded">, client = actionGithub(ctx)) {
   if (!client) return undefined;
   try {
-    return await client.lastSuccessfulDeployment(githubEnvironment(ctx), "deploy", (d) => typeof slipwayPayload(d.payload)?.release === "string");
+    return await lastSlipwayDeployment(client, githubEnvironment(ctx));
   } catch (e) {
     ctx.log.warn(`the last deployment of ${ctx.loaded.name} could not be read from GitHub: ${(e as Error).message}`);
     return undefined;
@@ -83,7 +83,7 @@ export async function lastDeployment(ctx: Pick<ActionContext, "input" | "log" | 
 export async function reportRollback(ctx: ActionContext, r: { release: string; hosts: string[]; ok: boolean; before?: number }): Promise<number | undefined> {
   const client = actionGithub(ctx);
   if (!client) return undefined;
-  const commit = /-([0-9a-f]{7,40})$/.exec(r.release)?.[1] ?? process.env.GITHUB_SHA ?? "";
+  const commit = releaseCommit(r.release) ?? process.env.GITHUB_SHA ?? "";
   const ref = process.env.GITHUB_SHA && isCommit(process.env.GITHUB_SHA) ? process.env.GITHUB_SHA : commit;
   if (!isCommit(ref)) return void ctx.log.warn("GitHub deployment of the rollback not created: no commit to attach it to (GITHUB_SHA)");
   const warn = warnOf(ctx);

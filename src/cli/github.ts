@@ -5,7 +5,7 @@ import { InvalidArgumentError, type Command } from "commander";
 import { loadEnvironment } from "../config/load.js";
 import { githubFromEnv, reportComment, reportDeploymentStart, reportDeploymentStatus, runUrl, warnToStderr, type DeploymentState } from "../github/client.js";
 import { parseNameStatus, planComment } from "../github/plan-comment.js";
-import { expectedCommit, slipwayPayload } from "../github/deployments.js";
+import { expectedCommit, lastSlipwayDeployment } from "../github/deployments.js";
 
 const states = ["in_progress", "success", "failure", "inactive", "error", "queued", "pending"];
 
@@ -69,7 +69,7 @@ export function registerGithub(program: Command): void {
       const client = githubFromEnv();
       if (!client) return;
       try {
-        const last = await client.lastSuccessfulDeployment(o.environment, "deploy", (d) => typeof slipwayPayload(d.payload)?.release === "string");
+        const last = await lastSlipwayDeployment(client, o.environment);
         if (last) console.log(o.print === "id" ? last.id : expectedCommit(last));
         else warnToStderr(`no successful slipway deployment to ${o.environment} found`);
       } catch (e) {

@@ -28,6 +28,9 @@ export function releasePaths(deployTo: string, releaseId: string): ReleasePaths 
   };
 }
 
+/** The commit in a release id (20261123T114501123Z-1a2b3c4), or undefined (a manual release). */
+export const releaseCommit = (releaseId: string): string | undefined => /-([0-9a-f]{7,40})$/.exec(releaseId)?.[1];
+
 /** `sudo -n CMD` when the login user needs it for privileged commands, else CMD. */
 export const priv = (sudo: boolean, cmd: ShellValue): Shell => (sudo ? sh`sudo -n ${cmd}` : sh`${cmd}`);
 

@@ -1,6 +1,7 @@
 // What slipway reads back from GitHub deployments: its own payload (release, hosts, rollback) and the
 // commit a deployment put live. GitHub's own deployments (e.g. an environment's job) carry none.
-import type { Deployment } from "./client.js";
+import { releaseCommit } from "../commands/release.js";
+import type { Deployment, GitHubClient } from "./client.js";
 
 /** slipway's payload of a deployment, or undefined for a deployment slipway did not create */
 export const slipwayPayload = (p: unknown) => (p && typeof p === "object" ? (p as { release?: unknown; rollback?: unknown }) : undefined);
@@ -8,6 +9,10 @@ export const slipwayPayload = (p: unknown) => (p && typeof p === "object" ? (p a
 /** The commit a deployment put live: its sha, or for a rollback the commit in the release id it returned to. */
 export function expectedCommit(d: Deployment): string {
   const p = slipwayPayload(d.payload);
-  if (p?.rollback === true && typeof p.release === "string") return /-([0-9a-f]{7,40})$/.exec(p.release)?.[1] ?? p.release;
+  if (p?.rollback === true && typeof p.release === "string") return releaseCommit(p.release) ?? p.release;
   return d.sha;
 }
+
+/** The environment's newest deployment made by slipway (its payload names a release) whose latest status is success. */
+export const lastSlipwayDeployment = (client: GitHubClient, environment: string) =>
+  client.lastSuccessfulDeployment(environment, "deploy", (d) => typeof slipwayPayload(d.payload)?.release === "string");

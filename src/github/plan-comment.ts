@@ -5,7 +5,7 @@ import path from "node:path";
 import type { LoadedEnvironment } from "../config/load.js";
 import { formatPlan } from "../operations/plan.js";
 import { mdTable } from "../report/summary.js";
-import type { LintFinding } from "../lint/rules.js";
+import { isBlocking, type LintFinding } from "../lint/rules.js";
 
 export const planMarker = (environment: string) => `<!-- slipway-plan:${environment} -->`;
 
@@ -52,7 +52,7 @@ export function lintSection(findings: LintFinding[], files: number): string {
   if (!findings.length) return `**Migration lint:** ${files} SQL migration file(s), no finding.\n\n`;
   const icon = (f: LintFinding) => (f.allowed !== undefined ? "☑️ allowed" : f.severity === "error" ? "❌ error" : "⚠️ warning");
   const rows = findings.map((f) => [`${f.file}:${f.line}`, `\`${f.rule}\``, icon(f), f.allowed !== undefined ? `${f.message} — ${f.allowed}` : `${f.message}. ${f.instead}`]);
-  const errors = findings.filter((f) => f.severity === "error" && f.allowed === undefined).length;
+  const errors = findings.filter(isBlocking).length;
   return `**Migration lint** (PostgreSQL's parser): ${errors ? `${errors} error(s): apply-migrations refuses a pending file with one` : "no error"}\n\n${mdTable(["where", "rule", "", "what"], rows)}\n`;
 }
 

@@ -146,6 +146,9 @@ export const LINT_RULES: Record<LintRule, { default: "error" | "warn"; title: st
   },
 };
 
+/** A finding that stops apply-migrations: error-level and not allowed by a `-- slipway:allow` comment. */
+export const isBlocking = (f: LintFinding) => f.severity === "error" && f.allowed === undefined;
+
 /** One finding as a line: "file:line:col: error|warn [rule] message — why; instead: …", or "… allowed [rule] message (reason)". */
 export function formatFinding(f: LintFinding): string {
   const where = `${f.file}:${f.line}:${f.col}`;

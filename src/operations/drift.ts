@@ -4,6 +4,7 @@
 // --sha) a live commit other than the expected one. Each is printed as a readable diff.
 import type { Environment } from "../config/schema.js";
 import type { RemotePool } from "../remote/pool.js";
+import { releaseCommit } from "../commands/release.js";
 import { releaseStatus, type HostStatus } from "./deploy.js";
 
 export interface DriftTarget {
@@ -31,7 +32,7 @@ export function liveRelease(st: HostStatus): LiveRelease | undefined {
   if (!st.current) return undefined;
   const entry = [...st.history].reverse().find((e) => e.release === st.current && e.outcome === "success");
   if (entry) return { release: st.current, sha: String(entry.sha ?? ""), actor: entry.actor as string | undefined, time: entry.time as string | undefined };
-  return { release: st.current, sha: /-([0-9a-f]{7,40})$/.exec(st.current)?.[1] };
+  return { release: st.current, sha: releaseCommit(st.current) };
 }
 
 const sameCommit = (a: string, b: string) => a.length >= 7 && b.length >= 7 && (a.startsWith(b) || b.startsWith(a));

@@ -6,7 +6,9 @@
 import path from "node:path";
 import type { LoadedEnvironment } from "../config/load.js";
 import { inWorkspace } from "../config/paths.js";
-import { formatFinding, type LintFinding } from "../lint/rules.js";
+import { formatFinding, isBlocking, type LintFinding } from "../lint/rules.js";
+
+export { isBlocking };
 import { readMigrations } from "./migrations.js";
 
 export interface DatabaseLint {
@@ -43,7 +45,6 @@ export async function lintEnvironment(loaded: LoadedEnvironment): Promise<Databa
 }
 
 export const allFindings = (lints: DatabaseLint[]): LintFinding[] => lints.flatMap((l) => l.files.flatMap((f) => f.findings));
-export const isBlocking = (f: LintFinding) => f.severity === "error" && f.allowed === undefined;
 
 /** The lint as lines for a terminal or a log: each finding, then a count. */
 export function lintReport(lints: DatabaseLint[]): string {

@@ -1,8 +1,8 @@
-export const id = 875;
-export const ids = [875];
+export const id = 668;
+export const ids = [668];
 export const modules = {
 
-/***/ 875:
+/***/ 9668:
 /***/ ((__unused_webpack_module, __webpack_exports__, __webpack_require__) => {
 
 
@@ -30,61 +30,8 @@ var external_node_stream_ = __webpack_require__(7075);
 var external_node_stream_promises_ = __webpack_require__(6466);
 // EXTERNAL MODULE: ./node_modules/node-ssh/lib/esm/index.mjs + 2 modules
 var esm = __webpack_require__(9487);
-;// CONCATENATED MODULE: ./src/commands/quote.ts
-// THE shell-quoting function. Every value placed into a remote script goes through quote(),
-// directly or through the sh`` template; no user value is ever concatenated into shell text.
-class UnquotableError extends Error {
-}
-/**
- * A single bash word that expands to exactly `value`, byte for byte: single quotes, with each
- * embedded ' written as '\''. Inside single quotes bash interprets nothing ($, `, \, !, globs,
- * newlines and unicode are literal). NUL cannot be represented in a shell word, so it is refused.
- */
-function quote(value) {
-    const s = String(value);
-    if (s.includes("\0"))
-        throw new UnquotableError(`cannot pass a value containing a NUL byte to a shell: ${JSON.stringify(s.slice(0, 40))}`);
-    if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(s))
-        return s; // nothing to quote: keeps scripts readable
-    return `'${s.replace(/'/g, `'\\''`)}'`;
-}
-/** A fragment of shell text that is already safe (built by sh`` or a trusted literal). */
-class Shell {
-    text;
-    constructor(text) {
-        this.text = text;
-    }
-    toString() {
-        return this.text;
-    }
-}
-/**
- * Template tag: literal parts are trusted script text, every interpolation is quoted
- * (arrays become several words; Shell fragments are inserted as they are).
- *   sh`mkdir -p ${dir} && cd ${dir}`
- */
-function sh(strings, ...values) {
-    // an invalid escape such as \1 leaves a cooked string undefined: never drop script text silently
-    if (strings.some((s) => s === undefined))
-        throw new Error(`invalid escape sequence in a sh\`\` template: ${strings.raw.join("${…}")}`);
-    let out = strings[0];
-    values.forEach((v, i) => {
-        out += words(v) + strings[i + 1];
-    });
-    return new Shell(out);
-}
-function words(v) {
-    if (v instanceof Shell)
-        return v.text;
-    if (Array.isArray(v))
-        return v.map((x) => words(x)).join(" ");
-    return quote(v);
-}
-/** Join script fragments into one script, one per line. */
-function script(...parts) {
-    return new Shell(parts.filter((p) => p !== false && p !== undefined).map(String).join("\n"));
-}
-
+// EXTERNAL MODULE: ./src/commands/quote.ts
+var quote = __webpack_require__(7654);
 ;// CONCATENATED MODULE: ./src/remote/child.ts
 /** tar -c flags that make the same tree give the same bytes (and digest): sorted entries, owners normalised */
 const REPRODUCIBLE_TAR = ["--sort=name", "--owner=0", "--group=0", "--numeric-owner"];
@@ -297,7 +244,7 @@ class Remote {
     async run(body, opts) {
         const timeoutMs = opts.timeoutMs ?? this.target.commandTimeoutMs;
         const secs = Math.max(1, Math.ceil(timeoutMs / 1000));
-        const command = sh `timeout --kill-after=5 ${secs} ${BASH} -s`;
+        const command = (0,quote.sh) `timeout --kill-after=5 ${secs} ${BASH} -s`;
         if (body.text.includes("\0"))
             throw new RemoteError(this.name, opts.step, `[${this.name}] step "${opts.step}": the script contains a NUL byte`);
         // bash reads a script from a pipe a byte at a time, so what follows the last line (a payload)
@@ -456,7 +403,7 @@ class Remote {
         const hash = (0,external_node_crypto_.createHash)("sha256");
         const source = (0,external_node_fs_.createReadStream)(local).pipe(hashing(hash));
         const out = new CollectText();
-        const cmd = sh `${BASH} -c ${UPLOAD_FILE} slipway-upload ${remotePath} ${size} ${opts.mode ?? "0644"}`;
+        const cmd = (0,quote.sh) `${BASH} -c ${UPLOAD_FILE} slipway-upload ${remotePath} ${size} ${opts.mode ?? "0644"}`;
         await this.stream(cmd, step, { input: source, output: out });
         const sha256 = hash.digest("hex");
         const remoteSum = out.text.trim();
@@ -474,7 +421,7 @@ class Remote {
         const hash = (0,external_node_crypto_.createHash)("sha256");
         let size = 0;
         try {
-            await this.stream(sh `mkdir -p ${remoteDir} && tar --no-same-owner -xf - -C ${remoteDir}`, step, { input: tar.stdout.pipe(hashing(hash, (n) => (size += n))) });
+            await this.stream((0,quote.sh) `mkdir -p ${remoteDir} && tar --no-same-owner -xf - -C ${remoteDir}`, step, { input: tar.stdout.pipe(hashing(hash, (n) => (size += n))) });
         }
         catch (e) {
             tar.kill(); // blocked on a pipe nobody reads any more: it would keep the action alive
@@ -494,7 +441,7 @@ class Remote {
         const file = (0,external_node_fs_.createWriteStream)(tmp, { mode: 0o600 });
         const written = (0,external_node_stream_promises_.pipeline)(tap, file);
         try {
-            await this.stream(sh `cat ${remotePath}`, step, { output: tap });
+            await this.stream((0,quote.sh) `cat ${remotePath}`, step, { output: tap });
             await written;
             await (0,promises_.rename)(tmp, local);
         }
@@ -511,7 +458,7 @@ class Remote {
         const tar = (0,external_node_child_process_.spawn)("tar", ["-C", localDir, "-xf", "-"], { stdio: ["pipe", "ignore", "pipe"] });
         const tarDone = processExit(tar, "tar -x into " + localDir);
         try {
-            await this.stream(sh `tar -C ${remoteDir} -cf - .`, step, { output: tar.stdin });
+            await this.stream((0,quote.sh) `tar -C ${remoteDir} -cf - .`, step, { output: tar.stdin });
         }
         catch (e) {
             tar.kill();
@@ -535,7 +482,7 @@ class Remote {
  * bash for our scripts: strict mode, and no startup files (Debian's bash sources bashrc when run
  * by sshd, and bashrc is not written for `set -u`).
  */
-const BASH = new Shell("bash --norc --noprofile -euo pipefail");
+const BASH = new quote/* Shell */.$f("bash --norc --noprofile -euo pipefail");
 /** A pass-through that feeds every chunk to a hash (attached inside the pipeline, so nothing is lost). */
 function hashing(hash, count) {
     return new external_node_stream_.Transform({
