@@ -18,7 +18,7 @@ const env = {
   PATH: process.env.PATH,
   GITHUB_OUTPUT: path.join(tmp, "out"),
   GITHUB_STEP_SUMMARY: path.join(tmp, "summary"),
-  INPUT_ENVIRONMENT: "environments/production.yml",
+  INPUT_ENVIRONMENT: "test/fixtures/environments/production.yml", // a multi-service test fixture
   "INPUT_DRY-RUN": "true",
   DEPLOY_SSH_KEY: "-----BEGIN OPENSSH PRIVATE KEY-----\nbench\n-----END OPENSSH PRIVATE KEY-----",
   SLIPWAY_SSH_KEY: "-----BEGIN OPENSSH PRIVATE KEY-----\nbench\n-----END OPENSSH PRIVATE KEY-----",
@@ -34,7 +34,7 @@ function time(args) {
     const r = spawnSync(node, args, { cwd: root, env, encoding: "utf8" });
     samples.push(Number(process.hrtime.bigint() - t) / 1e6);
     // every action gets as far as loading and validating the environment (dry run: nothing is contacted)
-    if (args[0] !== "-e" && !r.stdout.includes("environment production (environments/production.yml)"))
+    if (args[0] !== "-e" && !r.stdout.includes("environment production (test/fixtures/environments/production.yml)"))
       throw new Error(`unexpected result from ${args[0]}: ${r.stdout}${r.stderr}`);
   }
   return median(samples);

@@ -21,6 +21,20 @@ export async function lintWorkflows(dir = ".github/workflows"): Promise<string[]
   return lintWorkflowFiles(workflowFiles([dir]));
 }
 
+/**
+ * The environment files this repository's own workflows (the reusable ones, which serve any
+ * environment) and examples/workflows (a template whose callers name staging, production and nas)
+ * are linted against: the test fixtures (paths in them relative to this repository). The top-level
+ * environments/ holds only the schema and the minimal example.
+ */
+export const FIXTURE_ENVIRONMENTS = "test/fixtures/environments";
+
+/** lintWorkflowDir, with FIXTURE_ENVIRONMENTS for .github/workflows and examples/workflows; an example repository's callers against its own environments/ */
+export function lintRepositoryWorkflows(dir: string): ReturnType<typeof lintWorkflowDir> {
+  const own = [".github/workflows", "examples/workflows"].includes(path.normalize(path.relative(process.cwd(), dir)));
+  return own ? lintWorkflowDir(dir, process.cwd(), FIXTURE_ENVIRONMENTS) : lintWorkflowDir(dir);
+}
+
 /** examples/<name>/.github/workflows of each example repository, sorted */
 export function exampleWorkflowDirs(root = "examples"): string[] {
   return readdirSync(root, { withFileTypes: true })
@@ -36,9 +50,10 @@ export function lintActionYml(file: string, content = readFileSync(file, "utf8")
 }
 
 // npm run lint:workflows [-- PATH...]: the workflows and action.yml files named (directories: their
-// .yml files), or without arguments this repository's .github/workflows, the example callers
-// (examples/workflows), each example repository's callers (examples/<name>/.github/workflows, linted
-// against that example's environments/) and actions/*/action.yml;
+// .yml files), or without arguments this repository's .github/workflows and the example callers
+// (examples/workflows), both linted against test/fixtures/environments, each example repository's
+// callers (examples/<name>/.github/workflows, linted against that example's environments/) and
+// actions/*/action.yml;
 // a workflow directory gets every check of `slipway lint-workflows`, a single file actionlint only
 if (import.meta.url === `file://${process.argv[1]}`) {
   const args = process.argv.slice(2);
@@ -53,7 +68,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const problems: string[] = actions.flatMap((f) => lintActionYml(f));
   let workflows = 0;
   for (const t of targets.filter((f) => !isAction(f))) {
-    const { files, findings } = await lintWorkflowDir(t);
+    const { files, findings } = await lintRepositoryWorkflows(t);
     workflows += files.length;
     problems.push(...findings.map(formatProblem));
   }

@@ -14,6 +14,7 @@ import { migrate, migrateAlembic, type MigrateResult } from "../operations/migra
 import { pgClient, runIdentity, type PgClient } from "../operations/pg.js";
 import { bytes, mdTable } from "../report/summary.js";
 import type { ActionContext } from "./run-action.js";
+import type { AppliedMigrationRecord } from "../ledger/ledger.js";
 import { formatFinding } from "../lint/rules.js";
 import { isBlocking, lintDatabase } from "../operations/lint-migrations.js";
 
@@ -112,7 +113,7 @@ export async function backupBody(ctx: ActionContext): Promise<void> {
 export async function migrateBody(ctx: ActionContext): Promise<void> {
   const dbs = selectDatabases(ctx, (d) => d.migrations !== undefined);
   if (dbs.length === 0) return ctx.log.info(`no database with migrations in ${ctx.loaded.file} (on the selected hosts): nothing to do`);
-  const totals = { applied: [] as string[], pending: [] as string[], head: [] as string[] };
+  const totals = { applied: [] as string[], pending: [] as string[], head: [] as string[], records: [] as AppliedMigrationRecord[] };
   let md = `### slipway apply-migrations — ${ctx.loaded.name}\n\n`;
   for (const [name, def] of dbs) {
     const notYet = ctx.dryRun ? undefined : await stackDatabaseNotCreated(ctx, name, def);
@@ -124,26 +125,33 @@ export async function migrateBody(ctx: ActionContext): Promise<void> {
     const result = await migrateDatabase(ctx, name, def);
     totals.applied.push(...result.applied);
     totals.pending.push(...result.pending);
+    totals.records.push(...result.records);
     if (result.head) totals.head.push(result.head);
-    md += mdTable(["database", "applied", "pending", "head"], [[name, result.applied.join(", ") || "none", result.pending.join(", ") || "none", result.head ?? "none"]]);
+    md += mdTable(["database", "applied", "pending", "head"], [[name, result.applied.map((f) => `${f}${withClass(result.records, f)}`).join(", ") || "none", result.pending.join(", ") || "none", result.head ?? "none"]]);
   }
   ctx.out.set("applied", String(totals.applied.length));
   ctx.out.set("pending", String(totals.pending.length));
   ctx.out.set("head", totals.head.join(" "));
+  ctx.out.set("migrations", JSON.stringify(totals.records));
   await ctx.out.summary(md);
 }
+
+const withClass = (records: AppliedMigrationRecord[], file: string) => {
+  const c = records.find((r) => r.name === file)?.class;
+  return c ? ` (${c})` : "";
+};
 
 /**
  * Plan, check the backup gate, apply. `freshDatabase`: the database was created by this very
  * deploy (deploy-compose's database service), so there is nothing a backup could save.
  */
-export async function migrateDatabase(ctx: ActionContext, name: string, def: Database, o: { freshDatabase?: boolean } = {}): Promise<MigrateResult> {
+export async function migrateDatabase(ctx: ActionContext, name: string, def: Database, o: { freshDatabase?: boolean } = {}): Promise<MigrateResult & { records: AppliedMigrationRecord[] }> {
   const m = def.migrations;
   if (!m) throw new Error(`database ${name} has no migrations: section`);
   if (def.engine !== "postgres") throw new Error(`database ${name}: migrations are supported for postgres (sqlite migrations are not implemented yet)`);
-  // linted before any connection: every finding annotated at its line; the error-level ones of pending files refuse below
+  // linted (and classified expand / contract) before any connection
   const lint = await lintDatabase(ctx.loaded, name);
-  for (const f of lint?.files.flatMap((x) => x.findings) ?? []) ctx.log.annotate(isBlocking(f) ? "error" : "warn", formatFinding(f), f);
+  const notes = new Map((lint?.files ?? []).map((f) => [f.name, { class: f.class, allowed: f.allowed }]));
   const client = await pgClient(ctx.loaded.env, name, ctx.pool, ctx.secrets);
   let cleanup: (() => Promise<void>) | undefined;
   try {
@@ -151,20 +159,27 @@ export async function migrateDatabase(ctx: ActionContext, name: string, def: Dat
     const alembic = m.engine === "alembic" ? await uploadAlembic(ctx, name, def, client) : undefined;
     const run = alembic
       ? (dryRun: boolean) => migrateAlembic(client, { ...alembic, table: m.table, lockTimeoutSec, dryRun, log: ctx.log })
-      : (dryRun: boolean) => migrate(client, { dir: inWorkspace(m.dir), table: m.table, outOfOrder: m["out-of-order"], lockTimeoutSec, appliedBy: runIdentity(), dryRun, log: ctx.log });
+      : (dryRun: boolean) => migrate(client, { dir: inWorkspace(m.dir), table: m.table, outOfOrder: m["out-of-order"], lockTimeoutSec, appliedBy: runIdentity(), dryRun, log: ctx.log, notes });
     cleanup = alembic?.cleanup;
     const planned = await run(true);
-    const blocking = (lint?.files ?? []).filter((f) => planned.pending.includes(f.name)).flatMap((f) => f.findings.filter(isBlocking));
+    // the findings of the files this run applies, annotated at their lines; the error-level ones refuse
+    const pending = (lint?.files ?? []).filter((f) => planned.pending.includes(f.name));
+    for (const f of pending.flatMap((x) => x.findings)) ctx.log.annotate(isBlocking(f) ? "error" : "warn", formatFinding(f), f);
+    const blocking = pending.flatMap((f) => f.findings.filter(isBlocking));
     if (blocking.length && !ctx.dryRun)
       throw new Error(
         `refusing to migrate ${name}: ${blocking.length} error-level finding(s) of the migration lint in pending migrations, nothing was applied:\n${blocking.map(formatFinding).join("\n")}\nchange the migration, add \`-- slipway:allow <rule> <reason>\` above the statement, or set the rule's severity in migrations.lint of ${ctx.loaded.file}`,
       );
+    for (const f of pending.filter((f) => f.class !== "expand")) ctx.log.info(`${f.name} is a ${f.class} migration (${f.because.join("; ")}): once it is applied, rolling the code back past this release needs restore-db`);
     if (!ctx.dryRun && planned.pending.length > 0) requireWindow(ctx.loaded.env.policy, ctx.loaded.file, `apply ${planned.pending.length} pending migration(s) to ${name}`);
     if (!ctx.dryRun && planned.pending.length > 0 && ctx.loaded.env.policy["backup-before-migrate"]) {
       if (o.freshDatabase) ctx.log.info(`${name} was created by this deploy: no backup needed before its first migrations`);
       else await requireVerifiedBackup(ctx, name, def);
     }
-    return ctx.dryRun ? planned : await ctx.log.group(`migrate ${name} (${client.describe})`, () => run(false));
+    const result = ctx.dryRun ? planned : await ctx.log.group(`migrate ${name} (${client.describe})`, () => run(false));
+    // alembic revisions are not classified (Python): no record, so rollback keeps today's warning for them
+    const records = alembic ? [] : result.applied.flatMap((file) => (notes.has(file) ? [{ database: name, name: file, class: notes.get(file)!.class }] : []));
+    return { ...result, records };
   } finally {
     await cleanup?.();
     await client.close();

@@ -14,6 +14,7 @@ import { runIdentity } from "../operations/pg.js";
 import { hostsStepsTable, mdDetails, mdTable, mdTimeline } from "../report/summary.js";
 import type { ActionContext } from "./run-action.js";
 import { reportDeploy } from "./github-report.js";
+import { parseAppliedMigrations, type AppliedMigrationRecord } from "../ledger/ledger.js";
 
 type Kind = "systemd" | "supervisor" | "compose";
 
@@ -59,12 +60,14 @@ function composeMigrations(ctx: ActionContext, host: string) {
     const dbs = Object.entries(ctx.loaded.env.databases).filter(([, d]) => d.engine === "postgres" && d.on?.host === host && d.on.container === o.container && d.migrations);
     if (dbs.length === 0) ctx.log.info(`[${host}] no database with migrations lives in container ${o.container}`);
     const heads: string[] = [];
+    const records: AppliedMigrationRecord[] = [];
     for (const [name, def] of dbs) {
       const r = await migrateDatabase(ctx, name, def, { freshDatabase: o.databaseCreated });
       ctx.log.info(`[${host}] ${name}: applied ${r.applied.join(", ") || "nothing"}${r.head ? `, head ${r.head}` : ""}`);
       if (r.head) heads.push(r.head);
+      records.push(...r.records);
     }
-    return heads.length ? { migrationHead: heads.join(" ") } : {};
+    return { ...(heads.length ? { migrationHead: heads.join(" ") } : {}), ...(records.length ? { migrations: records } : {}) };
   };
 }
 
@@ -78,6 +81,7 @@ async function deployBody(ctx: ActionContext, kind: Kind): Promise<void> {
   const sha = ctx.input("sha") || process.env.GITHUB_SHA || "manual";
   const id = releaseId(sha);
   const run = runIdentity();
+  const applied = parseAppliedMigrations(ctx.input("migrations"), "the migrations input");
   const lockWaitMs = durationMs(ctx.input("lock-wait") || env.policy.lock.wait);
   const expires = new Date(Date.now() + durationMs(env.policy.lock.expiry)).toISOString().replace(/\.\d+Z$/, "Z");
   const results: (HostDeployResult & { digests?: Record<string, string> })[] = [];
@@ -100,7 +104,7 @@ async function deployBody(ctx: ActionContext, kind: Kind): Promise<void> {
     const deployOn = async (h: string) => {
       const common = {
         serviceName: name,
-        notes: { backupId: ctx.input("backup-id") || undefined, migrationHead: ctx.input("migration-head") || undefined },
+        notes: { backupId: ctx.input("backup-id") || undefined, migrationHead: ctx.input("migration-head") || undefined, migrations: applied.length ? applied : undefined },
         source,
         releaseId: id,
         sha,
@@ -155,7 +159,7 @@ async function deployBody(ctx: ActionContext, kind: Kind): Promise<void> {
   for (const f of failures) md += mdDetails(`${f.host}: why it failed`, f.error.message);
   await ctx.out.summary(md);
   if (results.length || failures.length) {
-    const deployment = await reportDeploy(ctx, { sha, release: id, hosts: [...results.map((r) => r.host), ...failures.map((f) => f.host)], failed: failures.length > 0 });
+    const deployment = await reportDeploy(ctx, { sha, release: id, hosts: [...results.map((r) => r.host), ...failures.map((f) => f.host)], failed: failures.length > 0, migrationHead: ctx.input("migration-head") || undefined, migrations: applied });
     ctx.out.set("deployment-id", deployment === undefined ? "" : String(deployment));
   }
   if (failures.length) throw new Error(`deploy failed on ${failures.length} host(s):\n${failures.map((f) => f.error.message).join("\n\n")}`);

@@ -7,6 +7,7 @@ import path from "node:path";
 import { releaseCommit } from "../commands/release.js";
 import { lastSlipwayDeployment } from "../github/deployments.js";
 import { GitHubClient, githubConfigFromEnv, reportDeploymentStart, reportDeploymentStatus, type DeploymentState } from "../github/client.js";
+import type { AppliedMigrationRecord } from "../ledger/ledger.js";
 import { listInput, type ActionContext } from "./run-action.js";
 
 /** A client for the action's `github-token`, or undefined (said in the log) when there is nothing to report with. */
@@ -35,12 +36,23 @@ const warnOf = (ctx: Pick<ActionContext, "log">) => (m: string) => ctx.log.warn(
 const isCommit = (sha: string) => /^[0-9a-f]{7,40}$/i.test(sha);
 
 /** deploy-*: the deployment of `release` on `hosts`, in_progress when the deploy succeeded (verify-health decides), failure when it did not. */
-export async function reportDeploy(ctx: ActionContext, d: { sha: string; release: string; hosts: string[]; failed: boolean }): Promise<number | undefined> {
+export async function reportDeploy(
+  ctx: ActionContext,
+  d: { sha: string; release: string; hosts: string[]; failed: boolean; migrationHead?: string; migrations?: AppliedMigrationRecord[] },
+): Promise<number | undefined> {
   const client = actionGithub(ctx);
   if (!client) return undefined;
   if (!isCommit(d.sha)) return void ctx.log.warn(`GitHub deployment not created: '${d.sha}' is not a commit (the sha input)`);
   const id = await reportDeploymentStart(
-    { ref: d.sha, environment: githubEnvironment(ctx), release: d.release, hosts: d.hosts, production: ctx.input("production") === "true" },
+    {
+      ref: d.sha,
+      environment: githubEnvironment(ctx),
+      release: d.release,
+      hosts: d.hosts,
+      production: ctx.input("production") === "true",
+      // the plan comment of a later pull request reads them: which migrations will run, which releases are safe to roll back to
+      payload: { ...(d.migrationHead ? { migrationHead: d.migrationHead } : {}), ...(d.migrations?.length ? { migrations: d.migrations } : {}) },
+    },
     { client, warn: warnOf(ctx) },
   );
   if (id !== undefined && d.failed) await reportDeploymentStatus(id, { state: "failure", description: `deploy of ${d.release} failed` }, { client, warn: warnOf(ctx) });

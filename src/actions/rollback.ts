@@ -11,7 +11,9 @@ import { backupPostgres, defaultBackupDir, findBackup, restorePostgres } from ".
 import { supervisorDriver, systemdDriver } from "../operations/deploy.js";
 import { pgClient, runIdentity } from "../operations/pg.js";
 import { failureLines, runHealthChecks } from "../operations/health.js";
-import { rollbackHost, type RollbackResult } from "../operations/rollback.js";
+import { rollbackHost, RollbackRefused, type RollbackResult } from "../operations/rollback.js";
+import type { AppliedMigrationRecord } from "../ledger/ledger.js";
+import type { Environment } from "../config/schema.js";
 import { mdDetails, mdTable } from "../report/summary.js";
 import type { ActionContext } from "./run-action.js";
 import { serviceEnv } from "./deploy.js";
@@ -25,6 +27,30 @@ export function migrationsBetween(dir: string, fromHead: string | undefined, toH
   const to = order(toHead);
   if (from === undefined || to === undefined) return [];
   return readMigrations(dir).filter((f) => f.order > from && f.order <= to).map((f) => f.name);
+}
+
+/**
+ * The SQL migration files between two recorded heads, classified from the checkout (for deploys
+ * that recorded a head but not what they applied). Heads are one version per database with SQL
+ * migrations, in the environment file's order, joined by spaces; any other shape classifies nothing.
+ */
+async function betweenHeads(env: Environment): Promise<(fromHead: string | undefined, toHead: string) => AppliedMigrationRecord[]> {
+  const dbs = Object.entries(env.databases).filter(([, d]) => d.migrations);
+  const sql = dbs.filter(([, d]) => d.migrations!.engine === "sql");
+  if (sql.length === 0 || sql.length !== dbs.length) return () => [];
+  const { classifyMigrationSql } = await import("../lint/migrations.js");
+  const files = new Map<string, { name: string; version: string; class: AppliedMigrationRecord["class"] }[]>();
+  for (const [name, d] of sql) {
+    const dir = inWorkspace(d.migrations!.dir);
+    const all = readMigrations(dir);
+    files.set(name, await Promise.all(all.map(async (f) => ({ name: f.name, version: f.version, class: (await classifyMigrationSql(f.sql, f.name)).class }))));
+  }
+  return (fromHead, toHead) => {
+    const to = toHead.split(" ");
+    const from = fromHead?.split(" ");
+    if (to.length !== sql.length || (from && from.length !== sql.length)) return [];
+    return sql.flatMap(([name, d], i) => migrationsBetween(inWorkspace(d.migrations!.dir), from?.[i], to[i]).map((file) => ({ database: name, name: file, class: files.get(name)!.find((f) => f.name === file)!.class })));
+  };
 }
 
 export async function rollbackBody(ctx: ActionContext): Promise<void> {
@@ -48,6 +74,12 @@ export async function rollbackBody(ctx: ActionContext): Promise<void> {
   const failures: { host: string; service: string; error: Error }[] = [];
   // a dispatched rollback retires the deployment it replaces (an automatic one follows a deployment verify-health already failed)
   const before = ctx.dryRun || ctx.input("auto") === "true" ? undefined : await lastDeployment(ctx);
+  // crossing a contract migration needs the database back too, or a recorded reason
+  const allowContract = ctx.input("allow-contract").trim();
+  const schema = {
+    allowed: ctx.input("restore-db") === "true" ? "restore-db: the database goes back with the code" : allowContract ? `allow-contract: ${allowContract}` : undefined,
+    between: ctx.dryRun ? undefined : await betweenHeads(env),
+  };
   for (const [name, s] of services) {
     const hosts = s.hosts.filter((h) => ctx.hosts.includes(h));
     if (ctx.dryRun) {
@@ -66,6 +98,7 @@ export async function rollbackBody(ctx: ActionContext): Promise<void> {
             to,
             onlyIf,
             reason,
+            schema,
             sudo,
             log: ctx.log,
             lockWaitMs: durationMs(ctx.input("lock-wait") || env.policy.lock.wait),
@@ -151,7 +184,9 @@ export async function rollbackBody(ctx: ActionContext): Promise<void> {
   if (verifyFailure) md += mdDetails("verification after the rollback failed", verifyFailure);
   await ctx.out.summary(md);
   const moved = results.filter((r) => r.to && !r.skipped);
-  if (moved.length || failures.length) {
+  const refused = failures.filter((f) => f.error instanceof RollbackRefused);
+  if (refused.length) ctx.out.set("refused", refused.map((f) => f.error.message).join(" "));
+  if (moved.length || failures.length > refused.length) {
     const release = live[0] ?? to ?? "unknown";
     const deployment = await reportRollback(ctx, { release, hosts: [...new Set([...moved.map((r) => r.host), ...failures.map((f) => f.host)])], ok: !verifyFailure && !failures.length, before: before?.id });
     ctx.out.set("deployment-id", deployment === undefined ? "" : String(deployment));

@@ -66,6 +66,7 @@ const releaseInputs: Record<string, InputSpec> = {
   "lock-wait": { description: "How long to wait for another deploy's lock on a host (e.g. 5m). Default: fail at once, naming the holder.", default: "0" },
   "backup-id": { description: "backup-db's backup-id in this run, recorded in the ledger (rollback names it).", default: "" },
   "migration-head": { description: "apply-migrations' head in this run, recorded in the ledger.", default: "" },
+  migrations: { description: "apply-migrations' migrations output in this run (JSON), recorded in the ledger and the GitHub deployment: rollback refuses to go back past a contract migration without restore-db.", default: "" },
   "github-token": githubToken,
   production: productionInput,
 };
@@ -110,6 +111,7 @@ export const actionSpecs: Record<ActionName, ActionSpec> = {
       applied: "Number of migrations applied.",
       pending: "Number of migrations pending (after a dry run: what would be applied).",
       head: "The latest applied migration version.",
+      migrations: "JSON array: the migrations applied in this run, each {database, name, class} with class expand or contract (pass it to deploy-*'s migrations input: the ledger and the GitHub deployment record it, and rollback refuses to cross a contract migration without restore-db).",
     },
     hostsOf: databaseHosts,
   },
@@ -167,7 +169,8 @@ export const actionSpecs: Record<ActionName, ActionSpec> = {
     inputs: {
       service: { description: "Only this service. Default: every service.", default: "" },
       to: { description: "Release id or git sha to return to. Default: the previous good release in the ledger.", default: "" },
-      "restore-db": { description: "Also restore the database from a backup (true/false). Run it only in a job behind its own environment approval.", default: "false" },
+      "restore-db": { description: "Also restore the database from a backup (true/false). Run it only in a job behind its own environment approval. Needed to roll back past a contract migration (a dropped or renamed table or column, a changed type).", default: "false" },
+      "allow-contract": { description: "Roll the code back past a contract migration WITHOUT restoring the database: the reason (recorded in the ledger). Empty: such a rollback is refused, naming the migrations.", default: "" },
       "backup-id": { description: "With restore-db: the backup to restore. Default: the database as the target release left it (the latest backup a later deploy recorded while the target's migration head was live).", default: "" },
       "only-if-live": { description: "Roll back only the hosts where this release is live (a deploy step's release-id output); other hosts are left alone.", default: "" },
       auto: { description: "true when a workflow rolls back automatically after a failed verification: then it happens only if the environment's policy says auto-rollback: true.", default: "false" },
@@ -181,6 +184,7 @@ export const actionSpecs: Record<ActionName, ActionSpec> = {
     outputs: {
       "release-id": "The release id now live.",
       "restored-db": "true when a database was restored.",
+      refused: "When the rollback was refused because it would cross a contract migration (nothing was changed): why, naming the migrations. Empty otherwise.",
       "deployment-id": "The GitHub deployment recording this rollback (payload rollback: true). Empty when nothing was reported.",
     },
     hostsOf: (env) => serviceHosts(env),

@@ -266,6 +266,10 @@ on:
         description: Also restore the database (approval of the environment <env>-db-restore)
         type: boolean
         default: false
+      allow-contract:
+        description: Roll the code back past a contract migration (dropped or renamed column or table) WITHOUT restore-db; the reason is recorded
+        type: string
+        default: ""
 
 permissions:
   contents: read
@@ -280,6 +284,7 @@ jobs:
       environment: \${{ inputs.environment }}
       release: \${{ inputs.release }}
       restore-db: \${{ inputs.restore-db }}
+      allow-contract: \${{ inputs.allow-contract }}
 ${production.length ? `      production: \${{ ${production.map((e) => `inputs.environment == '${e}'`).join(" || ")} }}\n` : ""}    secrets: inherit
 `;
 }

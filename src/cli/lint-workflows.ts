@@ -312,31 +312,34 @@ function repositoryOf(target: string): string {
   return dir.endsWith(`${path.sep}.github${path.sep}workflows`) ? path.dirname(path.dirname(dir)) : process.cwd();
 }
 
-/** The environments of a repository that load, and a finding for each that does not. */
-export function repositoryEnvironments(root: string): { environments: Map<string, Environment>; broken: Set<string>; findings: Finding[] } {
+/**
+ * The environments of a repository that load, and a finding for each that does not: the files of
+ * `dir` (the repository's environments/; another directory for a template's callers, e.g. the test
+ * fixtures), paths in them relative to `root`.
+ */
+export function repositoryEnvironments(root: string, dir = path.join(root, "environments")): { environments: Map<string, Environment>; broken: Set<string>; findings: Finding[] } {
   const environments = new Map<string, Environment>();
   const broken = new Set<string>();
   const findings: Finding[] = [];
-  const dir = path.join(root, "environments");
   for (const f of existsSync(dir) ? readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort() : []) {
     const name = f.replace(/\.ya?ml$/, "");
     try {
-      environments.set(name, loadEnvironment(path.join("environments", f), root).env);
+      environments.set(name, loadEnvironment(path.relative(root, path.join(dir, f)), root).env);
     } catch (e) {
       broken.add(name);
       const first = e instanceof ConfigError ? e.problems[0] : undefined;
-      findings.push({ file: path.join(path.relative(process.cwd(), root), "environments", f), line: first?.line ?? 1, col: first?.col ?? 1, message: `does not validate, so the secrets it names are not checked: run \`slipway validate ${name}\`${first ? ` (${first.message})` : ""}` });
+      findings.push({ file: path.relative(process.cwd(), path.join(dir, f)), line: first?.line ?? 1, col: first?.col ?? 1, message: `does not validate, so the secrets it names are not checked: run \`slipway validate ${name}\`${first ? ` (${first.message})` : ""}` });
     }
   }
   return { environments, broken, findings };
 }
 
-/** Lint a workflow directory (or one file) of a repository: its files and every finding, sorted. */
-export async function lintWorkflowDir(target: string, root = repositoryOf(target)): Promise<{ files: string[]; findings: Finding[] }> {
+/** Lint a workflow directory (or one file) of a repository: its files and every finding, sorted; `environmentsDir` as in repositoryEnvironments. */
+export async function lintWorkflowDir(target: string, root = repositoryOf(target), environmentsDir = path.join(root, "environments")): Promise<{ files: string[]; findings: Finding[] }> {
   const files = workflowFiles([target]);
   const config = [".github/actionlint.yaml", ".github/actionlint.yml"].map((f) => path.join(root, f)).find(existsSync);
   const labels = selfHostedLabels(config && readFileSync(config, "utf8"));
-  const { environments, broken, findings } = repositoryEnvironments(root);
+  const { environments, broken, findings } = repositoryEnvironments(root, environmentsDir);
   const texts = new Map(files.map((f) => [f, readFileSync(f, "utf8")]));
   const localWorkflows = new Map([...texts].map(([f, t]) => [path.basename(f), t]));
   for (const [file, text] of texts) {

@@ -13,7 +13,7 @@ import path from "node:path";
 import packageJson from "../../package.json" with { type: "json" };
 import { deployComposeBody, deploySupervisorBody, deploySystemdBody } from "../actions/deploy.js";
 import { forceReleaseLock, holderText, releaseStatus } from "../operations/deploy.js";
-import { damagedWarnings } from "../ledger/ledger.js";
+import { damagedWarnings, type LedgerEntry } from "../ledger/ledger.js";
 import { RemotePool } from "../remote/pool.js";
 import { runWithContext, type ActionBody } from "../actions/run-action.js";
 import type { ActionName } from "../actions/specs.js";
@@ -168,6 +168,7 @@ operation("rollback", "rollback", rollbackBody, "return services to the previous
   ["--to <release>", "release id or git sha to return to (default: the previous good release)"],
   ["--restore-db <bool>", "also restore the database from a backup", "false"],
   ["--backup-id <id>", "with --restore-db: the backup to restore (default: the one the target release left)"],
+  ["--allow-contract <reason>", "roll the code back past a contract migration without --restore-db (refused otherwise); the reason is recorded"],
   ["--reason <text>", "why, recorded in the ledger"],
   ["--verify <bool>", "run the health checks on the hosts rolled back", "true"],
   ["--lock-wait <duration>", "wait this long for a deploy's lock"],
@@ -182,6 +183,13 @@ function releaseTargets(ref: string, opts: { service?: string; host?: string }) 
   );
   const secrets = new Secrets();
   return { loaded, targets, pool: RemotePool.forEnvironment(loaded.env, secrets, terminalLog(secrets)) };
+}
+
+/** The contract migrations a deploy applied, or a rollback crossed (and why it was allowed). */
+function contractNote(e: LedgerEntry): string {
+  if (e.outcome === "rollback") return Array.isArray(e.contractCrossed) ? `crossed contract migration(s) ${(e.contractCrossed as { name: string }[]).map((m) => m.name).join(", ")}: ${String(e.contractAllowed)}` : "";
+  const contract = (e.migrations ?? []).filter((m) => m.class !== "expand");
+  return contract.length ? `applied contract migration(s) ${contract.map((m) => m.name).join(", ")}: rolling back past it needs restore-db` : "";
 }
 
 program
@@ -202,7 +210,7 @@ program
         if (digests) console.log(`    images: ${Object.entries(digests).map(([svc, id]) => `${svc}=${id.slice(0, 19)}`).join("  ")}`);
         const bad = badReleases(st.history);
         for (const e of [...st.history].reverse()) {
-          const notes = [e.restored ? "previous restored" : "", e.outcome !== "rollback" && bad.has(String(e.release)) ? "BAD: abandoned by a rollback, never chosen again" : "", e.outcome === "rollback" && e.reason ? `reason: ${e.reason}` : ""].filter(Boolean);
+          const notes = [e.restored ? "previous restored" : "", e.outcome !== "rollback" && bad.has(String(e.release)) ? "BAD: abandoned by a rollback, never chosen again" : "", e.outcome === "rollback" && e.reason ? `reason: ${e.reason}` : "", contractNote(e)].filter(Boolean);
           console.log(`    ${e.time}  ${e.outcome}  ${e.release}  sha ${e.sha}  by ${e.actor}${notes.length ? `  (${notes.join("; ")})` : ""}`);
         }
       }

@@ -26,7 +26,7 @@ export const reusableWorkflows: Record<string, WorkflowCall> = {
   },
   "drift.yml": { inputs: { environment: true, sha: false, "secrets-environment": false, "runs-on": false }, secrets: {}, readsSecrets: true },
   "plan.yml": { inputs: { environments: false, "runs-on": false }, secrets: {}, readsSecrets: false },
-  "rollback.yml": { inputs: { environment: true, release: false, service: false, "restore-db": false, "backup-id": false, reason: false, production: false, "runs-on": false }, secrets: {}, readsSecrets: true },
+  "rollback.yml": { inputs: { environment: true, release: false, service: false, "restore-db": false, "backup-id": false, "allow-contract": false, reason: false, production: false, "runs-on": false }, secrets: {}, readsSecrets: true },
 };
 
 /** A workflow file's on.workflow_call interface; undefined when it is not a reusable workflow. */

@@ -97,6 +97,13 @@ export interface SessionOptions {
   appliedBy: string;
   /** the history as planned, "version:checksum:success" joined by ","; checked again under the lock */
   expectedHistory: string;
+  /** per file name: its class and `-- slipway:allow` reasons (the lint's), recorded with its row */
+  notes?: Map<string, MigrationNotes>;
+}
+
+export interface MigrationNotes {
+  class: string;
+  allowed: string[];
 }
 
 export const historyFingerprintSql = (table: string) =>
@@ -111,7 +118,8 @@ export const createHistorySql = (table: string) =>
   applied_by text NOT NULL,
   duration_ms integer NOT NULL,
   success boolean NOT NULL
-);`;
+);
+ALTER TABLE ${sqlIdent(table)} ADD COLUMN IF NOT EXISTS class text, ADD COLUMN IF NOT EXISTS lint_allowed text;`;
 
 /** Wait for the advisory lock (session level: held until psql exits), naming the holder on timeout. */
 export function acquireLockSql(table: string, timeoutSec: number): string {
@@ -172,7 +180,9 @@ END $slipway_check$;`,
     lines += text.split("\n").length;
   };
   for (const m of pending) {
-    const record = `INSERT INTO ${t} (version, name, checksum, applied_by, duration_ms, success) VALUES (${sqlLiteral(m.version)}, ${sqlLiteral(m.name)}, ${sqlLiteral(m.checksum)}, ${sqlLiteral(o.appliedBy)}, (extract(epoch from clock_timestamp() - :'slipway_t0'::timestamptz) * 1000)::int, true);`;
+    const n = o.notes?.get(m.name);
+    const notes = n ? `${sqlLiteral(n.class)}, ${n.allowed.length ? sqlLiteral(n.allowed.join("; ")) : "NULL"}` : "NULL, NULL";
+    const record = `INSERT INTO ${t} (version, name, checksum, applied_by, duration_ms, success, class, lint_allowed) VALUES (${sqlLiteral(m.version)}, ${sqlLiteral(m.name)}, ${sqlLiteral(m.checksum)}, ${sqlLiteral(o.appliedBy)}, (extract(epoch from clock_timestamp() - :'slipway_t0'::timestamptz) * 1000)::int, true, ${notes});`;
     push(`\\echo ${MARK_BEGIN}${m.version}\nSELECT clock_timestamp() AS slipway_t0 \\gset${m.noTransaction ? "" : "\nBEGIN;"}`);
     const body = m.sql.endsWith("\n") ? m.sql.slice(0, -1) : m.sql;
     offsets.push({ name: m.name, line: lines + 1, lines: body.split("\n").length });

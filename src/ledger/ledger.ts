@@ -11,6 +11,24 @@ import { sh, Shell } from "../commands/quote.js";
 /** The version new lines carry; lines without `v` are version 1 too (written before it was recorded). */
 export const LEDGER_VERSION = 1;
 
+/** A migration a deploy's run applied, with its class (src/lint/rules.ts MigrationClass). */
+export const appliedMigrationSchema = z.object({ database: z.string(), name: z.string(), class: z.enum(["expand", "contract", "unknown"]) });
+export type AppliedMigrationRecord = z.infer<typeof appliedMigrationSchema>;
+
+/** apply-migrations' `migrations` output as a deploy's input receives it: empty, or its JSON array. */
+export function parseAppliedMigrations(text: string, what: string): AppliedMigrationRecord[] {
+  if (text.trim() === "") return [];
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${what} is not JSON (${(e as Error).message}): pass apply-migrations' migrations output as it is`);
+  }
+  const r = z.array(appliedMigrationSchema).safeParse(value);
+  if (!r.success) throw new Error(`${what} is not a list of applied migrations (${r.error.issues.map((i) => `${i.path.join(".") || "value"}: ${i.message}`).join("; ")}): pass apply-migrations' migrations output as it is`);
+  return r.data;
+}
+
 /** What every reader relies on; everything else a line holds is kept as it is (passthrough). */
 export const ledgerEntrySchema = z
   .object({
@@ -21,6 +39,10 @@ export const ledgerEntrySchema = z
     release: z.string().optional(),
     outcome: z.string().optional(),
     sha: z.string().optional(),
+    /** the migration head(s) after the deploy's run (one per database, space-separated) */
+    migrationHead: z.string().optional(),
+    /** the migrations the deploy's run applied, expand or contract (rollback refuses to cross a contract one) */
+    migrations: z.array(appliedMigrationSchema).optional(),
   })
   .passthrough();
 

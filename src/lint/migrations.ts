@@ -18,9 +18,29 @@ import type {
   VariableSetStmt,
 } from "libpg-query";
 import { NO_TRANSACTION_MARKER } from "../operations/migrations.js";
-import { formatFinding, LINT_RULES, type LintFinding, type LintRule, type LintSeverity } from "./rules.js";
+import { CONTRACT_RULES, formatFinding, LINT_RULES, type LintFinding, type LintRule, type LintSeverity, type MigrationClass } from "./rules.js";
 
-export { formatFinding, LINT_RULES, type LintFinding, type LintRule, type LintSeverity };
+export { formatFinding, LINT_RULES, type LintFinding, type LintRule, type LintSeverity, type MigrationClass };
+
+export interface Classification {
+  class: MigrationClass;
+  /** the statements that make it contract (or the parse error), as "line N: message" */
+  because: string[];
+  /** the `-- slipway:allow` reasons in the file, as "rule: reason" (recorded in the history) */
+  allowed: string[];
+}
+
+/** Expand or contract, from the same parse as the lint and whatever severities the environment sets. */
+export async function classifyMigrationSql(sql: string, file: string): Promise<Classification> {
+  const every = Object.fromEntries(Object.keys(LINT_RULES).map((r) => [r, "warn"])) as Record<LintRule, LintSeverity>;
+  const findings = await lintMigrationSql(sql, file, { severities: every });
+  const at = (f: LintFinding) => `line ${f.line}: ${f.message}`;
+  const allowed = findings.filter((f) => f.allowed !== undefined).map((f) => `${f.rule}: ${f.allowed}`);
+  const broken = findings.filter((f) => f.rule === "syntax-error");
+  if (broken.length) return { class: "unknown", because: broken.map(at), allowed };
+  const contract = findings.filter((f) => CONTRACT_RULES.has(f.rule));
+  return { class: contract.length ? "contract" : "expand", because: contract.map(at), allowed };
+}
 
 /** what a check found in one statement, before position, severity and allow comments */
 interface Hit {

@@ -146,6 +146,17 @@ export const LINT_RULES: Record<LintRule, { default: "error" | "warn"; title: st
   },
 };
 
+/**
+ * expand: the previous release's code still works on the schema after the migration (additive
+ * changes, data changes). contract: it may not — a table, column or schema is gone or renamed, or a
+ * column changed type; rolling code back past it needs the database back too. unknown: the file does
+ * not parse, so nothing is known (treated as contract wherever it matters).
+ */
+export type MigrationClass = "expand" | "contract" | "unknown";
+
+/** The rules whose statements make a migration a contract one (whatever severity the environment sets). */
+export const CONTRACT_RULES: ReadonlySet<LintRule> = new Set<LintRule>(["ban-drop-table", "ban-drop-column", "ban-drop-schema", "renaming-table", "renaming-column", "changing-column-type"]);
+
 /** A finding that stops apply-migrations: error-level and not allowed by a `-- slipway:allow` comment. */
 export const isBlocking = (f: LintFinding) => f.severity === "error" && f.allowed === undefined;
 

@@ -13,7 +13,7 @@ import {
 import { groupName, installProgramsScript, renderPrograms, restartGroupAndWaitScript, supervisorctl } from "../commands/supervisor.js";
 import { installedUnitPath, installLogrotateScript, logrotateText, removeCronScript, renderTimer, renderUnit, restartAndWaitScript, STAGED, timerName, unitName, verifyAndInstallUnitScript } from "../commands/systemd.js";
 import type { Service } from "../config/schema.js";
-import { appendHostLedgerScript, appendLedgerScript, parseLedger, readLedgerScript, type DamagedLine, type LedgerEntry } from "../ledger/ledger.js";
+import { appendHostLedgerScript, appendLedgerScript, parseLedger, readLedgerScript, type AppliedMigrationRecord, type DamagedLine, type LedgerEntry } from "../ledger/ledger.js";
 import type { Remote, RunResult } from "../remote/connection.js";
 import type { Artifact } from "./artifact.js";
 import { RemoteCommandError } from "../remote/errors.js";
@@ -50,7 +50,7 @@ export interface DeployRequest {
   env: Record<string, string>;
   owner: Omit<LockOwner, "host">;
   /** recorded in the ledger: the backup and migration head this release was deployed with */
-  notes?: { backupId?: string; migrationHead?: string };
+  notes?: { backupId?: string; migrationHead?: string; migrations?: AppliedMigrationRecord[] };
   keep: number;
   lockWaitMs: number;
   sudo: boolean;

@@ -6,7 +6,7 @@
 import path from "node:path";
 import type { LoadedEnvironment } from "../config/load.js";
 import { inWorkspace } from "../config/paths.js";
-import { formatFinding, isBlocking, type LintFinding } from "../lint/rules.js";
+import { formatFinding, isBlocking, type LintFinding, type MigrationClass } from "../lint/rules.js";
 
 export { isBlocking };
 import { readMigrations } from "./migrations.js";
@@ -14,8 +14,19 @@ import { readMigrations } from "./migrations.js";
 export interface DatabaseLint {
   database: string;
   dir: string;
-  /** per file name (e.g. 006_add_venue.sql), its findings */
-  files: { name: string; findings: LintFinding[] }[];
+  /** per file (e.g. 006_add_venue.sql, version 006): its findings and its class */
+  files: LintedMigration[];
+}
+
+export interface LintedMigration {
+  name: string;
+  version: string;
+  findings: LintFinding[];
+  class: MigrationClass;
+  /** why it is contract (or unknown): "line N: message" */
+  because: string[];
+  /** its `-- slipway:allow` reasons, "rule: reason" */
+  allowed: string[];
 }
 
 /** The findings of one database's SQL migrations (alembic migrations are Python: not linted). */
@@ -24,13 +35,14 @@ export async function lintDatabase(loaded: LoadedEnvironment, database: string):
   if (!m || m.engine !== "sql") return undefined;
   const dir = inWorkspace(m.dir);
   // the parser (a WASM module, loaded on first use) only where there are SQL migrations to lint
-  const { lintMigrationSql } = await import("../lint/migrations.js");
+  const { classifyMigrationSql, lintMigrationSql } = await import("../lint/migrations.js");
   const files = await Promise.all(
-    readMigrations(dir).map(async (f) => ({
-      name: f.name,
+    readMigrations(dir).map(async (f) => {
       // findings name the file as the repository does (the annotation's file)
-      findings: await lintMigrationSql(f.sql, path.posix.join(m.dir, f.name), { severities: m.lint, noTransaction: f.noTransaction }),
-    })),
+      const file = path.posix.join(m.dir, f.name);
+      const findings = await lintMigrationSql(f.sql, file, { severities: m.lint, noTransaction: f.noTransaction });
+      return { name: f.name, version: f.version, findings, ...(await classifyMigrationSql(f.sql, file)) };
+    }),
   );
   return { database, dir: m.dir, files };
 }

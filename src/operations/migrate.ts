@@ -1,6 +1,6 @@
 // apply-migrations for engine `sql`: plan against the history table, then one psql session that
 // holds the advisory lock and applies each pending migration in its own transaction.
-import { createHistorySql, historyFingerprintSql, MARK_BEGIN, MARK_DONE, migrationSession, sqlIdent, sqlLiteral } from "../commands/postgres.js";
+import { createHistorySql, historyFingerprintSql, MARK_BEGIN, MARK_DONE, migrationSession, sqlIdent, sqlLiteral, type MigrationNotes } from "../commands/postgres.js";
 import { alembicScript, type AlembicScript } from "../commands/alembic.js";
 import { INFO_MARK } from "../commands/backup.js";
 import type { Log } from "../report/log.js";
@@ -15,6 +15,8 @@ export interface MigrateOptions {
   appliedBy: string;
   dryRun: boolean;
   log: Log;
+  /** per file name: its class and allow reasons, recorded in the history table */
+  notes?: Map<string, MigrationNotes>;
 }
 
 export interface MigrateResult {
@@ -54,7 +56,7 @@ export async function migrate(client: PgClient, o: MigrateOptions): Promise<Migr
       return { applied: [], pending, head: plan.head };
     }
     o.log.info(`applying ${plan.pending.length} migration(s) to ${client.describe}: ${pending.join(", ")}`);
-    const session = migrationSession(plan.pending, { table: o.table, lockTimeoutSec: o.lockTimeoutSec, appliedBy: o.appliedBy, expectedHistory: history.fingerprint });
+    const session = migrationSession(plan.pending, { table: o.table, lockTimeoutSec: o.lockTimeoutSec, appliedBy: o.appliedBy, expectedHistory: history.fingerprint, notes: o.notes });
     const r = await client.psql(session.sql, "apply migrations");
     const done = [...r.stdout.matchAll(new RegExp(`^${MARK_DONE}(\\S+)$`, "gm"))].map((m) => m[1]!);
     for (const v of done) o.log.info(`  applied ${plan.pending.find((m) => m.version === v)?.name ?? v}`);

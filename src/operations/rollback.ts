@@ -6,7 +6,7 @@
 import { sh, type Shell } from "../commands/quote.js";
 import { composeCommand, detectComposeScript } from "../commands/compose.js";
 import { priv, releaseLockScript, releasePaths, switchCurrentScript } from "../commands/release.js";
-import { damagedWarnings, parseLedger, readLedgerScript, type LedgerEntry } from "../ledger/ledger.js";
+import { damagedWarnings, parseLedger, readLedgerScript, type AppliedMigrationRecord, type LedgerEntry } from "../ledger/ledger.js";
 import { STAGED } from "../commands/systemd.js";
 import type { Remote } from "../remote/connection.js";
 import { restoreStack, type ComposeService } from "./compose.js";
@@ -26,6 +26,13 @@ export interface RollbackRequest extends LockRequest {
   compose?: { service: ComposeService; commands: { docker?: string; compose?: string }; timeoutSec: number; stabilizeSec: number };
   cronUser?: string;
   reason: string;
+  /**
+   * What the schema allows: a rollback past a contract migration is refused unless `allowed` says
+   * why it may go on (the database is restored too, or an override with its reason). `between`
+   * classifies the migration files between two recorded heads (for deploys that recorded a head
+   * but not what they applied).
+   */
+  schema?: { allowed?: string; between?: (fromHead: string | undefined, toHead: string) => AppliedMigrationRecord[] };
 }
 
 export interface RollbackResult {
@@ -39,11 +46,48 @@ export interface RollbackResult {
   /** the backup of the database as the target left it (backupAsLeftBy), for restore-db */
   targetBackupId?: string;
   abandoned?: LedgerEntry;
+  /** contract migrations the database got after the target release (the rollback went on because schema.allowed said why) */
+  crossed: AppliedMigrationRecord[];
   cronRestored: string[];
   ms: number;
 }
 
 export class RollbackError extends DeployError {}
+
+/** A rollback the schema does not allow; nothing was changed. */
+export class RollbackRefused extends RollbackError {
+  constructor(host: string, message: string, readonly crossed: AppliedMigrationRecord[]) {
+    super(host, message, false);
+  }
+}
+
+/**
+ * The contract (or unclassified) migrations the database got after `target`: those the deploys
+ * after it recorded, and — through `between` — the files between the target's migration head and
+ * the latest recorded one. A rollback changes no schema, so its own lines are skipped.
+ */
+export function contractsSince(entries: LedgerEntry[], target: LedgerEntry, between?: (fromHead: string | undefined, toHead: string) => AppliedMigrationRecord[]): AppliedMigrationRecord[] {
+  const at = entries.lastIndexOf(target);
+  const deploys = (xs: LedgerEntry[]) => xs.filter((e) => e.outcome !== "rollback");
+  const later = deploys(entries.slice(at + 1));
+  const found = later.flatMap((e) => e.migrations ?? []);
+  const headOf = (xs: LedgerEntry[]) => [...xs].reverse().find((e) => e.migrationHead)?.migrationHead;
+  const fromHead = headOf(deploys(entries.slice(0, at + 1)));
+  const toHead = headOf(later);
+  if (between && toHead && toHead !== fromHead) found.push(...between(fromHead, toHead));
+  const seen = new Set<string>();
+  return found.filter((m) => m.class !== "expand" && !seen.has(`${m.database}/${m.name}`) && seen.add(`${m.database}/${m.name}`));
+}
+
+/** The refusal: which migrations, which release, and the two ways on. */
+export function refusalMessage(host: string, service: string, to: string, crossed: AppliedMigrationRecord[]): string {
+  const list = crossed.map((m) => `${m.name} (${m.database}${m.class === "unknown" ? ", could not be classified" : ""})`).join(", ");
+  return (
+    `[${host}] refusing to roll ${service} back to ${to}: the database has ${crossed.length} contract migration(s) applied after that release: ${list}. ` +
+    `The code of ${to} was written for the schema before them and may fail on it. Nothing was changed. ` +
+    `Roll back with restore-db (code and database go back together), or roll back the code alone with allow-contract set to the reason (it is recorded in the ledger).`
+  );
+}
 
 /** Releases marked bad (abandoned by a rollback, or named bad); never chosen as "previous". */
 export const badReleases = (entries: LedgerEntry[]) => new Set(entries.filter((e) => e.bad === true && e.release).map((e) => String(e.abandoned ?? e.release)));
@@ -107,7 +151,7 @@ export async function rollbackHost(remote: Remote, req: RollbackRequest): Promis
 echo "slipway:on-disk $(ls -1 ${p.releases} 2>/dev/null | tr '\\n' ' ')"
 ${req.compose ? detectComposeScript(req.compose.commands) : sh`:`}`);
   const current = locked.previous;
-  const result: RollbackResult = { host: remote.name, service: req.serviceName, from: current, cronRestored: [], ms: 0 };
+  const result: RollbackResult = { host: remote.name, service: req.serviceName, from: current, crossed: [], cronRestored: [], ms: 0 };
   let unlocked = false;
   try {
     if (req.onlyIf && current !== req.onlyIf) {
@@ -122,6 +166,9 @@ ${req.compose ? detectComposeScript(req.compose.commands) : sh`:`}`);
     result.to = to;
     result.target = target;
     result.targetBackupId = backupAsLeftBy(entries, target);
+    const crossed = to === current ? [] : contractsSince(entries, target, req.schema?.between);
+    if (crossed.length && !req.schema?.allowed) throw new RollbackRefused(remote.name, refusalMessage(remote.name, req.serviceName, to, crossed), crossed);
+    result.crossed = crossed;
     if (to === current) {
       // asked for the release that is live (a restore-db job after the code rollback): nothing to switch
       result.skipped = `release ${to} is already live`;
@@ -143,7 +190,7 @@ ${req.compose ? detectComposeScript(req.compose.commands) : sh`:`}`);
       result.cronRestored = cron;
       req.log.warn(`[${remote.name}] restored ${cron.length} crontab line(s) of ${req.cronUser} that a later release had taken over: ${cron.join(" | ")}`);
     }
-    await recordLedger(remote, p, { serviceName: req.serviceName, releaseId: to, sha: String(target.sha ?? ""), owner: req.owner }, { outcome: "rollback", release: to, abandoned: current, bad: current !== undefined, reason: req.reason, cronRestored: cron.length ? cron : undefined }, true);
+    await recordLedger(remote, p, { serviceName: req.serviceName, releaseId: to, sha: String(target.sha ?? ""), owner: req.owner }, { outcome: "rollback", release: to, abandoned: current, bad: current !== undefined, reason: req.reason, cronRestored: cron.length ? cron : undefined, ...(crossed.length ? { contractCrossed: crossed, contractAllowed: req.schema!.allowed } : {}) }, true);
     unlocked = true;
     return result;
   } catch (e) {

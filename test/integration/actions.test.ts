@@ -10,6 +10,8 @@ import { runAction, runnerNodes } from "../harness/runner.js";
 const defaults = (name: (typeof actionNames)[number]) =>
   Object.fromEntries(Object.entries(inputsOf(actionSpecs[name])).map(([k, v]) => [k, v.default ?? ""]));
 
+/** a multi-service test fixture (paths in it relative to the repository root, the actions' workspace here) */
+const PRODUCTION = "test/fixtures/environments/production.yml";
 const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ\n-----END OPENSSH PRIVATE KEY-----";
 
 describe.each(runnerNodes())("action bundles on $label", ({ bin }) => {
@@ -35,31 +37,33 @@ describe("common action interface", () => {
   });
 
   it("annotates a warning of the environment file at its file and line, and goes on", () => {
-    const run = runAction("deploy-systemd", { ...defaults("deploy-systemd"), environment: "production", "dry-run": "true" }, { env: { SLIPWAY_SSH_KEY: KEY } });
-    expect(run.stdout).toContain("::warning title=environment file,file=environments/production.yml,line=28,col=14::warning: services.darkpool-collector.release: dist/collector is not in the repository now: build it in the workflow before the deploy step runs, or fix the path");
-    expect(run.stdout).toContain("deploy-systemd: environment production (environments/production.yml)");
+    const run = runAction("deploy-systemd", { ...defaults("deploy-systemd"), environment: PRODUCTION, "dry-run": "true" }, { env: { SLIPWAY_SSH_KEY: KEY } });
+    expect(run.stdout).toContain("::warning title=environment file,file=test/fixtures/environments/production.yml,line=30,col=14::warning: services.darkpool-collector.release: dist/collector is not in the repository now: build it in the workflow before the deploy step runs, or fix the path");
+    expect(run.stdout).toContain("deploy-systemd: environment production (test/fixtures/environments/production.yml)");
   });
 
-  it("resolves an environment by name from the workspace", () => {
-    const run = runAction("deploy-compose", { ...defaults("deploy-compose"), environment: "nas" }, { env: { SLIPWAY_SSH_KEY: KEY } });
-    expect(run.stdout).toContain("deploy-compose: environment nas (environments/nas.yml), hosts: nas");
+  it("resolves an environment by name from the workspace's environments/, and by path", () => {
+    const byName = runAction("deploy-systemd", { ...defaults("deploy-systemd"), environment: "example", "dry-run": "true" }, { env: { SLIPWAY_SSH_KEY: KEY } });
+    expect(byName.stdout).toContain("deploy-systemd: environment example (environments/example.yml)");
+    const run = runAction("deploy-compose", { ...defaults("deploy-compose"), environment: "test/fixtures/environments/nas.yml" }, { env: { SLIPWAY_SSH_KEY: KEY } });
+    expect(run.stdout).toContain("deploy-compose: environment nas (test/fixtures/environments/nas.yml), hosts: nas");
   });
 
   it("fails naming the secret when the ssh key is not mapped into env", () => {
-    const run = runAction("deploy-systemd", { ...defaults("deploy-systemd"), environment: "production" });
+    const run = runAction("deploy-systemd", { ...defaults("deploy-systemd"), environment: PRODUCTION });
     expect(run.code).toBe(1);
     expect(run.stdout).toContain("secret DEPLOY_SSH_KEY (needed for ssh to collector-1) is not set");
   });
 
   it("checks the hosts filter against the environment", () => {
-    const unknown = runAction("deploy-systemd", { ...defaults("deploy-systemd"), environment: "production", hosts: "collector-1, nope" }, { env: { DEPLOY_SSH_KEY: KEY } });
-    expect(unknown.stdout).toContain("hosts input names unknown host(s) nope; environments/production.yml defines: collector-1, trader-1");
-    const unrelated = runAction("deploy-supervisor", { ...defaults("deploy-supervisor"), environment: "recio", hosts: "etf-1" }, { env: { SLIPWAY_SSH_KEY: KEY } });
-    expect(unrelated.stdout).toContain("deploy-supervisor: environment recio (environments/recio.yml), hosts: etf-1");
+    const unknown = runAction("deploy-systemd", { ...defaults("deploy-systemd"), environment: PRODUCTION, hosts: "collector-1, nope" }, { env: { DEPLOY_SSH_KEY: KEY } });
+    expect(unknown.stdout).toContain("hosts input names unknown host(s) nope; test/fixtures/environments/production.yml defines: collector-1, trader-1");
+    const unrelated = runAction("deploy-supervisor", { ...defaults("deploy-supervisor"), environment: "test/fixtures/environments/recio.yml", hosts: "etf-1" }, { env: { SLIPWAY_SSH_KEY: KEY } });
+    expect(unrelated.stdout).toContain("deploy-supervisor: environment recio (test/fixtures/environments/recio.yml), hosts: etf-1");
   });
 
   it("rejects a dry-run value that is not a boolean, and a missing environment", () => {
-    const bad = runAction("rollback", { ...defaults("rollback"), environment: "production", "dry-run": "yes please" });
+    const bad = runAction("rollback", { ...defaults("rollback"), environment: PRODUCTION, "dry-run": "yes please" });
     expect(bad.stdout).toMatch(/::error::rollback: Input does not meet YAML 1.2 "Core Schema" specification: dry-run/);
     const missing = runAction("rollback", { ...defaults("rollback"), environment: "" });
     expect(missing.stdout).toContain("::error::rollback: Input required and not supplied: environment");

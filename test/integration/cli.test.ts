@@ -29,25 +29,35 @@ describe("slipway validate", () => {
     ]);
   });
 
-  it("accepts the committed examples by name and exits 0", () => {
-    const r = cli(["validate", "production", "recio", "nas"]);
+  it("accepts the multi-service test fixtures by path and exits 0", () => {
+    const r = cli(["validate", ...["production", "recio", "nas"].map((n) => `test/fixtures/environments/${n}.yml`)]);
     expect(r.status).toBe(0);
     // production's releases are built by the workflow (dist/…): a warning each, not an error
-    expect(r.stdout).toContain("environments/production.yml: ok with 2 warnings (2 hosts, 2 services, 1 databases, 5 checks)");
-    expect(r.stdout).toContain("environments/nas.yml: ok (2 hosts, 1 services, 1 databases, 5 checks)");
-    expect(r.stderr).toContain("environments/production.yml:28:14: warning: services.darkpool-collector.release: dist/collector is not in the repository now: build it in the workflow before the deploy step runs, or fix the path");
+    expect(r.stdout).toContain("test/fixtures/environments/production.yml: ok with 2 warnings (2 hosts, 2 services, 1 databases, 5 checks)");
+    expect(r.stdout).toContain("test/fixtures/environments/nas.yml: ok (2 hosts, 1 services, 1 databases, 5 checks)");
+    expect(r.stderr).toContain("test/fixtures/environments/production.yml:30:14: warning: services.darkpool-collector.release: dist/collector is not in the repository now: build it in the workflow before the deploy step runs, or fix the path");
+  });
+
+  it("validates the documented minimal example, by name and with no argument (the top-level environments/ holds only it), with no error", () => {
+    for (const args of [["validate", "example"], ["validate"]]) {
+      const r = cli(args);
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stdout).toBe("environments/example.yml: ok with 1 warning (1 hosts, 1 services, 0 databases, 1 checks)\n");
+      // its release is built by the workflow: the one warning
+      expect(r.stderr).toBe("environments/example.yml:24:14: warning: services.app.release: dist/app is not in the repository now: build it in the workflow before the deploy step runs, or fix the path\n");
+    }
   });
 
   it("works through npx, the package's bin", () => {
-    const r = spawnSync("npx", ["--no-install", "slipway", "validate", "nas"], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
-    expect(r.stdout).toContain("environments/nas.yml: ok");
+    const r = spawnSync("npx", ["--no-install", "slipway", "validate", "test/fixtures/environments/nas.yml"], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
+    expect(r.stdout).toContain("test/fixtures/environments/nas.yml: ok");
     expect(r.status).toBe(0);
   });
 });
 
 describe("slipway plan", () => {
   it("prints what happens on which host", () => {
-    const r = cli(["plan", "nas"]);
+    const r = cli(["plan", "test/fixtures/environments/nas.yml"]);
     expect(r.status).toBe(0);
     expect(r.stdout).toContain("nas  admin@192.168.1.50:22 via bastion (sudo)");
     expect(r.stdout).toContain("- apply sql migrations from examples/nas-collectors/schema to crypto in container crypto-timescaledb");

@@ -74,8 +74,14 @@ describe("backup-db then apply-migrations, as in a deploy job", () => {
 
     const m = run("apply-migrations", { "backup-id": b.outputs["backup-id"]! });
     expect(m.code, m.stdout + m.stderr).toBe(0);
-    expect(m.outputs).toEqual({ applied: "2", pending: "0", head: "006" });
-    expect(m.summary).toContain("| crypto | 001_quotes.sql, 006_instrument_metadata_table.sql | none | 006 |");
+    expect(m.outputs).toEqual({
+      applied: "2",
+      pending: "0",
+      head: "006",
+      migrations: JSON.stringify([{ database: "crypto", name: "001_quotes.sql", class: "expand" }, { database: "crypto", name: "006_instrument_metadata_table.sql", class: "expand" }]),
+    });
+    expect(m.summary).toContain("| crypto | 001_quotes.sql (expand), 006_instrument_metadata_table.sql (expand) | none | 006 |");
+    expect(pg.psql("SELECT string_agg(version || '=' || class, ',' ORDER BY version) FROM slipway_schema_history", "crypto_data")).toBe("001=expand,006=expand");
     expect(pg.psql("SELECT applied_by FROM slipway_schema_history WHERE version = '001'", "crypto_data")).toBe("https://github.com/acme/nas/actions/runs/4242 (alice)");
 
     const b2 = run("backup-db", { to: "runner", verify: "list" });
@@ -105,7 +111,10 @@ describe("the migration lint in apply-migrations (PostgreSQL's parser)", () => {
     expect(applied.code, applied.stdout).toBe(0);
     expect(applied.stdout).toContain("allowed [ban-drop-table] DROP TABLE btc_option_quotes");
     expect(applied.stdout).toContain("(archived in crypto_archive.quotes (ticket 42))");
-    expect(applied.outputs).toMatchObject({ applied: "1", head: "007" });
+    expect(applied.outputs).toMatchObject({ applied: "1", head: "007", migrations: JSON.stringify([{ database: "crypto", name: "007_drop_quotes.sql", class: "contract" }]) });
+    expect(applied.stdout).toContain("007_drop_quotes.sql is a contract migration (line 3: DROP TABLE btc_option_quotes: deletes the table and every row in it): once it is applied, rolling the code back past this release needs restore-db");
     expect(pg.psql("SELECT to_regclass('btc_option_quotes') IS NULL", "crypto_data")).toBe("t");
+    // the history knows expand from contract, and why the lint let it through
+    expect(pg.psql("SELECT class || ' | ' || lint_allowed FROM slipway_schema_history WHERE version = '007'", "crypto_data")).toBe("contract | ban-drop-table: archived in crypto_archive.quotes (ticket 42)");
   });
 });

@@ -24,26 +24,26 @@ const comments = (issue: number) => gh.state.comments.filter((c) => c.issue === 
 
 describe("the plan action", () => {
   it("outputs the kinds of service an environment deploys, and the plan, without a connection or a secret", async () => {
-    const nas = await plan({ environment: "nas", comment: "false" });
+    const nas = await plan({ environment: "test/fixtures/environments/nas.yml", comment: "false" });
     expect(nas.code, nas.stdout).toBe(0);
     expect(nas.outputs).toMatchObject({ kinds: '["compose"]', systemd: "false", supervisor: "false", compose: "true", "has-migrations": "true", "lint-errors": "0" });
     // its SQL migrations went through PostgreSQL's parser (the WASM shipped beside the bundle)
     expect(nas.summary).toContain("**Migration lint:** 3 SQL migration file(s), no finding.");
     expect(nas.outputs.plan).toContain("Plan for environment nas:");
-    const recio = await plan({ environment: "recio", comment: "false" });
+    const recio = await plan({ environment: "test/fixtures/environments/recio.yml", comment: "false" });
     expect(recio.outputs).toMatchObject({ kinds: '["supervisor"]', systemd: "false", supervisor: "true", compose: "false" });
     expect(gh.recorded).toEqual([]); // comment: false asks GitHub nothing
   });
 
   it("creates one comment per environment on the pull request and updates it in place; every request valid for GitHub's API", async () => {
-    const first = await plan({ environment: "nas", "pull-request": "12" });
+    const first = await plan({ environment: "test/fixtures/environments/nas.yml", "pull-request": "12" });
     expect(first.code, first.stdout).toBe(0);
     expect(first.stdout).toContain("plan comment created on #12");
     const [c] = comments(12);
     expect(c!.body).toMatch(/^<!-- slipway-plan:nas -->\n### slipway plan: `nas`/);
-    const again = await plan({ environment: "nas", "pull-request": "12" });
+    const again = await plan({ environment: "test/fixtures/environments/nas.yml", "pull-request": "12" });
     expect(again.stdout).toContain("plan comment updated on #12");
-    await plan({ environment: "staging", "pull-request": "12" });
+    await plan({ environment: "test/fixtures/environments/staging.yml", "pull-request": "12" });
     expect(comments(12).map((x) => x.body.split("\n")[0])).toEqual(["<!-- slipway-plan:nas -->", "<!-- slipway-plan:staging -->"]);
     expect(gh.problems()).toEqual([]);
     // the token is registered as a secret (the runner masks it), and printed nowhere else
@@ -54,13 +54,13 @@ describe("the plan action", () => {
 
   it("GitHub failing is a warning, never a failed step; a comment asked for without a pull request is an error that says where the number comes from", async () => {
     gh.failNext(500, "Server Error");
-    const r = await plan({ environment: "nas", "pull-request": "13" });
+    const r = await plan({ environment: "test/fixtures/environments/nas.yml", "pull-request": "13" });
     expect(r.code, r.stdout).toBe(0);
     expect(r.stdout).toMatch(/::warning::comment <!-- slipway-plan:nas --> on #13 not reported \(the deploy itself is unaffected\): GitHub API GET .*HTTP 500/);
-    const none = await plan({ environment: "nas", comment: "true" });
+    const none = await plan({ environment: "test/fixtures/environments/nas.yml", comment: "true" });
     expect(none.code).toBe(1);
     expect(none.stdout).toContain("comment is true but pull-request is '': give the pull request's number (on a pull_request event it is github.event.pull_request.number)");
-    const bad = await plan({ environment: "nas", comment: "yes" });
+    const bad = await plan({ environment: "test/fixtures/environments/nas.yml", comment: "yes" });
     expect(bad.stdout).toContain("comment input is 'yes': use auto, true or false");
   });
 

@@ -16,8 +16,9 @@ export async function on(hostName: string, user: string, command: string, o: { i
 }
 
 /** Poll the service from the machine every 50 ms while fn runs; the longest stretch without an answer. */
-export async function probe<T>(url: string, fn: () => Promise<T>): Promise<{ value: T; maxGapMs: number; failures: number; polls: number }> {
+export async function probe<T>(url: string, fn: () => Promise<T>): Promise<{ value: T; maxGapMs: number; failures: number; polls: number; served: string[] }> {
   let stop = false;
+  const served: string[] = []; // each body that answered, in order, once per change: which release served
   let lastOk = Date.now();
   let maxGapMs = 0;
   let failures = 0;
@@ -27,7 +28,8 @@ export async function probe<T>(url: string, fn: () => Promise<T>): Promise<{ val
       polls++;
       try {
         const r = await fetch(url, { signal: AbortSignal.timeout(1000) });
-        await r.text();
+        const body = await r.text();
+        if (r.ok && served.at(-1) !== body) served.push(body);
         if (r.ok) {
           maxGapMs = Math.max(maxGapMs, Date.now() - lastOk);
           lastOk = Date.now();
@@ -43,5 +45,5 @@ export async function probe<T>(url: string, fn: () => Promise<T>): Promise<{ val
   stop = true;
   await loop;
   maxGapMs = Math.max(maxGapMs, Date.now() - lastOk);
-  return { value, maxGapMs, failures, polls };
+  return { value, maxGapMs, failures, polls, served };
 }

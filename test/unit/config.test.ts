@@ -16,6 +16,8 @@ const problems = (text: string) => {
   }
   return [];
 };
+/** the multi-service environments the tests load (paths in them are relative to the repository root) */
+const FIXTURES = readdirSync("test/fixtures/environments").filter((f) => f.endsWith(".yml")).sort().map((f) => path.join("test/fixtures/environments", f));
 const minimal = `hosts:\n  d1:\n    address: 10.0.0.1\n    host-key: "${FP}"\n`;
 
 describe("values of line-oriented files are refused at file:line:col when they would start another line (issue #17)", () => {
@@ -41,15 +43,40 @@ describe("values of line-oriented files are refused at file:line:col when they w
 });
 
 describe("environment files", () => {
-  it("every committed example validates", () => {
-    const files = readdirSync("environments").filter((f) => f.endsWith(".yml"));
-    expect(files.length).toBeGreaterThanOrEqual(3);
+  it("the top-level environments/ holds the schema and the minimal example only; the multi-service files are test fixtures", () => {
+    expect(readdirSync("environments", { withFileTypes: true }).filter((d) => d.isFile()).map((d) => d.name).sort()).toEqual(["example.yml", "schema.json"]);
+    expect(FIXTURES.length).toBeGreaterThanOrEqual(3);
+    // each file's first line points yaml-language-server at environments/schema.json
+    for (const f of ["environments/example.yml", ...FIXTURES]) {
+      const m = /^# yaml-language-server: \$schema=(\S+)\n/.exec(readFileSync(f, "utf8"));
+      expect(m && path.resolve(path.dirname(f), m[1]!), f).toBe(path.resolve("environments/schema.json"));
+    }
+  });
+
+  it("environments/example.yml validates with no errors, as `slipway validate` loads it; its one warning is the release the workflow builds", () => {
+    const { name, file, env, warnings } = loadEnvironment("environments/example.yml");
+    expect([name, file]).toEqual(["example", "environments/example.yml"]);
+    expect(warnings?.map(formatProblem)).toEqual([
+      "environments/example.yml:24:14: warning: services.app.release: dist/app is not in the repository now: build it in the workflow before the deploy step runs, or fix the path",
+    ]);
+    expect(Object.keys(env.hosts)).toEqual(["web-1"]);
+    expect(Object.values(env.services).map((s) => s.kind)).toEqual(["systemd"]);
+    expect(env.checks.map((c) => c.http)).toEqual(["http://localhost:8000/health"]);
+    // the commented (optional) databases and policy blocks validate too once uncommented
+    const uncommented = readFileSync("environments/example.yml", "utf8").replace(/^# ((?:databases|policy):.*|  .*)$/gm, "$1");
+    const full = parseEnvironment(uncommented, "example.yml");
+    expect(Object.keys(full.databases)).toEqual(["app"]);
+    expect(full.databases.app!.migrations?.dir).toBe("migrations");
+    expect(full.policy["auto-rollback"]).toBe(true);
+  });
+
+  it("every test fixture environment validates, one per target type", () => {
     const kinds = new Set<string>();
-    for (const f of files) {
-      const { env } = loadEnvironment(path.join("environments", f));
+    for (const f of FIXTURES) {
+      const { env } = loadEnvironment(f);
       Object.values(env.services).forEach((s) => kinds.add(s.kind));
     }
-    expect([...kinds].sort()).toEqual(["compose", "supervisor", "systemd"]); // an example per target type
+    expect([...kinds].sort()).toEqual(["compose", "supervisor", "systemd"]); // a fixture per target type
   });
 
   it("the five seed scenarios are example repositories (examples/<name>: app, environments, callers) that validate clean, each with its e2e test", () => {
@@ -135,11 +162,11 @@ describe("environment files", () => {
     expect([durationMs("250ms"), durationMs("10s"), durationMs("5m"), durationMs("1h"), durationMs(3)]).toEqual([250, 10_000, 300_000, 3_600_000, 3000]);
   });
 
-  it("schema.json lets an editor check the files: examples pass, a typo fails", () => {
+  it("schema.json lets an editor check the files: the example and the fixtures pass, a typo fails", () => {
     const schema = JSON.parse(readFileSync("environments/schema.json", "utf8"));
     const validate = new Ajv2020({ strict: false }).compile(schema);
-    for (const f of readdirSync("environments").filter((f) => f.endsWith(".yml")))
-      expect(validate(parse(readFileSync(path.join("environments", f), "utf8"))), `${f}: ${JSON.stringify(validate.errors)}`).toBe(true);
+    for (const f of ["environments/example.yml", ...FIXTURES])
+      expect(validate(parse(readFileSync(f, "utf8"))), `${f}: ${JSON.stringify(validate.errors)}`).toBe(true);
     expect(validate(parse(minimal + "polcy: {}\n"))).toBe(false);
   });
 });

@@ -2,13 +2,14 @@
 // file heading its expected findings as `# expect: LINE:COL message…`) against a small repository's
 // environments and .github/actionlint.yaml; clean ones (SLIPWAY_SECRETS at job level, secrets by name
 // at three levels, self-hosted labels, what `slipway init` writes, this repository's own workflows and
-// the example callers, each examples/<name>/.github/workflows against that example's environments/);
+// the example callers against test/fixtures/environments, each examples/<name>/.github/workflows
+// against that example's environments/);
 // and the table of slipway's reusable workflows, which must match .github/workflows.
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { exampleWorkflowDirs } from "../../scripts/lint-workflows.js";
+import { exampleWorkflowDirs, FIXTURE_ENVIRONMENTS, lintRepositoryWorkflows } from "../../scripts/lint-workflows.js";
 import { environmentSecrets, lintWorkflowDir, neededSecrets, repositoryEnvironments, slipwayFindings, type Finding } from "../../src/cli/lint-workflows.js";
 import { reusableWorkflows, workflowCallOf } from "../../src/cli/reusable-workflows.js";
 import { deployWorkflow, environmentFile, initKinds, parseActionsRef, parseHost, rollbackWorkflow } from "../../src/cli/init.js";
@@ -45,10 +46,22 @@ describe("clean workflows", () => {
     expect(shown(findings)).toEqual([]);
   });
 
-  it.each([".github/workflows", "examples/workflows", ...exampleWorkflowDirs()])("this repository's %s with its environments/", async (dir) => {
-    const { files, findings } = await lintWorkflowDir(dir);
+  it.each([
+    [".github/workflows", FIXTURE_ENVIRONMENTS],
+    ["examples/workflows", FIXTURE_ENVIRONMENTS],
+    ...exampleWorkflowDirs().map((d) => [d, path.join(path.dirname(path.dirname(d)), "environments")]),
+  ])("this repository's %s with the environments of %s", async (dir, envs) => {
+    const { files, findings } = await lintWorkflowDir(dir, undefined, envs);
     expect(files.length).toBeGreaterThan(0);
     expect(shown(findings)).toEqual([]);
+    // npm run lint:workflows lints it the same way
+    expect(shown((await lintRepositoryWorkflows(dir)).findings)).toEqual([]);
+  });
+
+  it("examples/workflows needs the fixtures: the top-level environments/ (the minimal example only) has none of the environments it names", async () => {
+    const { findings } = await lintWorkflowDir("examples/workflows");
+    const missing = new Set(shown(findings).flatMap((f) => /environment '(\w+)': there is no environments\/\1\.yml/.exec(f)?.[1] ?? []));
+    expect([...missing].sort()).toEqual(["nas", "production", "staging"]);
   });
 
   describe("what slipway init writes", () => {

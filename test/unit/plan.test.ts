@@ -4,7 +4,7 @@ import { buildPlan, formatPlan } from "../../src/operations/plan.js";
 
 describe("plan", () => {
   it("says what happens on which host, like the runbooks", () => {
-    const { name, env } = loadEnvironment("environments/production.yml");
+    const { name, env } = loadEnvironment("test/fixtures/environments/production.yml");
     const plan = buildPlan(env);
     const collector = plan.find((p) => p.host === "collector-1")!;
     expect(collector.login).toBe("deploy@203.0.113.10:22 (sudo)");
@@ -21,7 +21,7 @@ describe("plan", () => {
   });
 
   it("covers compose stacks with a database in a container behind a jump host", () => {
-    const { env } = loadEnvironment("environments/nas.yml");
+    const { env } = loadEnvironment("test/fixtures/environments/nas.yml");
     const nas = buildPlan(env).find((p) => p.host === "nas")!;
     expect(nas.login).toBe("admin@192.168.1.50:22 via bastion (sudo)");
     expect(nas.steps[0]).toBe("back up postgres database crypto in container crypto-timescaledb (keep 7, verify: restore)");

@@ -6,7 +6,7 @@ import { renderUnit } from "../../src/commands/systemd.js";
 import { loadEnvironment } from "../../src/config/load.js";
 import { sharedOwner } from "../../src/operations/deploy.js";
 
-const prod = loadEnvironment("environments/production.yml").env;
+const prod = loadEnvironment("test/fixtures/environments/production.yml").env;
 
 describe("systemd units", () => {
   it("seed 002: hardened unit with limits, restart backoff and start limits", () => {
@@ -74,12 +74,12 @@ describe("supervisor programs", () => {
     expect(sharedOwner(s)).toBe("recio:");
     const mixed = { ...s, programs: { ...s.programs, extra: { ...Object.values(s.programs)[0]!, user: "other" } } };
     expect(sharedOwner(mixed)).toBeUndefined();
-    const prod = loadEnvironment("environments/production.yml").env.services["ibkr-trading"]!;
+    const prod = loadEnvironment("test/fixtures/environments/production.yml").env.services["ibkr-trading"]!;
     expect(sharedOwner(prod)).toBe("trader:trader");
   });
 
   it("seed 001: one group, hardening options, commands reached through current", () => {
-    const env = loadEnvironment("environments/recio.yml").env;
+    const env = loadEnvironment("test/fixtures/environments/recio.yml").env;
     const s = env.services["trading-system"];
     if (s?.kind !== "supervisor") throw new Error("example changed");
     const conf = renderPrograms("trading-system", s, releasePaths(s["deploy-to"], "r1"), { API: "k%y" });

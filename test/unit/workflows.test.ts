@@ -55,37 +55,42 @@ const workflowRef = (file: string) => `${SLIPWAY}/.github/workflows/${file}@${MA
 const ALL_SECRETS = "${{ toJSON(secrets) }}";
 /** the environments examples/workflows deploy, in order */
 const DEPLOY_CHAIN = ["staging", "production", "nas"];
+/** the environment files examples/workflows (a template naming staging, production and nas) and slipway's own workflows are checked against: the test fixtures, paths in them relative to this repository */
+const FIXTURE_ENVS = "test/fixtures/environments";
 
 interface W {
   /** path from the repository root */
   file: string;
   wf: Y;
-  /** the repository the workflow belongs to (its environments/): "." or examples/<name> */
+  /** the repository the workflow belongs to (paths in its environment files are relative to it): "." or examples/<name> */
   root: string;
+  /** the environment files its callers name: examples/<name>/environments, or FIXTURE_ENVS for "." */
+  envDir: string;
   /** the environments its callers name (empty for slipway's own) */
   chain: string[];
 }
 
-const envFilesOf = (root: string) =>
-  readdirSync(path.join(root, "environments"))
+const envFilesOf = (envDir: string) =>
+  readdirSync(envDir)
     .filter((f) => /\.ya?ml$/.test(f))
     .map((f) => f.replace(/\.ya?ml$/, ""))
     .sort();
 const envCache = new Map<string, Environment>();
-function envOf(root: string, name: string): Environment | undefined {
-  const key = `${root}:${name}`;
-  if (!envCache.has(key) && envFilesOf(root).includes(name)) envCache.set(key, loadEnvironment(path.join("environments", `${name}.yml`), root).env);
+function envOf(w: W, name: string): Environment | undefined {
+  const key = `${w.envDir}:${name}`;
+  if (!envCache.has(key) && envFilesOf(w.envDir).includes(name)) envCache.set(key, loadEnvironment(path.relative(w.root, path.join(w.envDir, `${name}.yml`)), w.root).env);
   return envCache.get(key);
 }
 
-const load = (file: string, root: string, chain: string[]): W => ({ file, wf: parse(readFileSync(file, "utf8")), root, chain });
+const load = (file: string, root: string, envDir: string, chain: string[]): W => ({ file, wf: parse(readFileSync(file, "utf8")), root, envDir, chain });
 const workflows: Record<string, W> = Object.fromEntries(
   [
-    ...["ci", ...REUSABLE].map((n) => load(`${DIR}/${n}.yml`, ".", [])),
-    ...readdirSync(CALLERS).filter((f) => f.endsWith(".yml")).sort().map((f) => load(`${CALLERS}/${f}`, ".", DEPLOY_CHAIN)),
+    ...["ci", ...REUSABLE].map((n) => load(`${DIR}/${n}.yml`, ".", FIXTURE_ENVS, [])),
+    ...readdirSync(CALLERS).filter((f) => f.endsWith(".yml")).sort().map((f) => load(`${CALLERS}/${f}`, ".", FIXTURE_ENVS, DEPLOY_CHAIN)),
     ...EXAMPLE_DIRS.flatMap((d) => {
       const root = path.dirname(path.dirname(d));
-      return readdirSync(d).filter((f) => f.endsWith(".yml")).sort().map((f) => load(path.join(d, f), root, envFilesOf(root)));
+      const envDir = path.join(root, "environments");
+      return readdirSync(d).filter((f) => f.endsWith(".yml")).sort().map((f) => load(path.join(d, f), root, envDir, envFilesOf(envDir)));
     }),
   ].map((w) => [w.file, w]),
 );
@@ -273,12 +278,12 @@ function namedEnvironments(w: W): { names: string[]; unknown: string[] } {
   return { names: [...names].sort(), unknown };
 }
 
-/** callers name environments that have a file in their repository's environments/: examples/workflows staging, production and nas; an example repository its own (plan.yml plans every file) */
+/** callers name environments that have a file in their repository's environments/: examples/workflows staging, production and nas (test/fixtures/environments); an example repository its own (plan.yml plans every file) */
 function environmentsNamed(w: W): string[] {
   const { names, unknown } = namedEnvironments(w);
-  const files = envFilesOf(w.root);
+  const files = envFilesOf(w.envDir);
   const problems = [...unknown];
-  for (const n of names) if (!files.includes(n)) problems.push(`environment ${n}: there is no ${path.join(w.root, "environments", `${n}.yml`)}`);
+  for (const n of names) if (!files.includes(n)) problems.push(`environment ${n}: there is no ${path.join(w.envDir, `${n}.yml`)}`);
   const callsPlanOnly = jobsOf(w.wf).every(([, j]) => calleeFile(j) === "plan.yml");
   if (!callsPlanOnly && json(names) !== json(sorted(w.chain))) problems.push(`names environments ${names.join(", ") || "none"}; ${w.file} should name ${sorted(w.chain).join(", ")}`);
   return problems;
@@ -358,6 +363,7 @@ function deploySteps(w: W): string[] {
   for (const d of deploys) {
     if (backup && d.with?.["backup-id"] !== ref(backup.id, "backup-id")) problems.push(`${jobName}/${d.id}: backup-id must come from backup-db`);
     if (migrate && d.with?.["migration-head"] !== ref(migrate.id, "head")) problems.push(`${jobName}/${d.id}: migration-head must come from apply-migrations`);
+    if (migrate && d.with?.migrations !== ref(migrate.id, "migrations")) problems.push(`${jobName}/${d.id}: migrations must come from apply-migrations (the ledger and the deployment record expand / contract)`);
     if (d.with?.production !== "${{ inputs.production }}") problems.push(`${jobName}/${d.id}: production: \${{ inputs.production }} (how GitHub shows the deployment it records)`);
   }
   // the GitHub deployment each deploy step records is marked by verify-health's outcome
@@ -416,6 +422,8 @@ function rollbackReusable(w: W): string[] {
     else {
       if (s.with?.environment !== "${{ inputs.environment }}" || s.with?.to !== "${{ inputs.release }}") problems.push(`${main[0]}: rollback must get environment and to from the inputs`);
       if (s.with?.["restore-db"] !== undefined && s.with["restore-db"] !== "false") problems.push(`${main[0]}: the database is restored only by the job behind <env>-db-restore`);
+      const allow = String(s.with?.["allow-contract"] ?? "");
+      if (!/^\$\{\{ inputs\.restore-db && format\(.*\) \|\| inputs\.allow-contract \}\}$/.test(allow)) problems.push(`${main[0]}: allow-contract must be the caller's reason, or say that restore-db follows (a contract migration is crossed only with one of them), not ${json(allow)}`);
     }
     problems.push(...concurrency(main[1], "deploy-${{ inputs.environment }}", main[0]));
   }
@@ -445,7 +453,8 @@ function rollbackCaller(w: W): string[] {
   if (jobs.length !== 1) problems.push(`one job, not ${jobs.length}`);
   const [name = "(no job)", job] = jobs[0] ?? [];
   if (job?.uses !== workflowRef("rollback.yml")) problems.push(`${name} must call ${workflowRef("rollback.yml")}, not ${job?.uses}`);
-  for (const k of ["environment", "release", "restore-db", "backup-id"]) if (job?.with?.[k] !== `\${{ inputs.${k} }}`) problems.push(`${name}: ${k}: \${{ inputs.${k} }}, not ${job?.with?.[k]}`);
+  if (inputs["allow-contract"]?.type !== "string" || inputs["allow-contract"].required === true) problems.push("input allow-contract: an optional string (the reason to roll the code back past a contract migration)");
+  for (const k of ["environment", "release", "restore-db", "backup-id", "allow-contract"]) if (job?.with?.[k] !== `\${{ inputs.${k} }}`) problems.push(`${name}: ${k}: \${{ inputs.${k} }}, not ${job?.with?.[k]}`);
   return problems;
 }
 
@@ -484,15 +493,16 @@ function planReusable(w: W): string[] {
   if (String(plan.with?.comment ?? "auto") === "false") problems.push(`${name}: plan must comment on the pull request (comment: auto)`);
   const checkout = steps.slice(0, i).find((s) => String(s.uses).startsWith("actions/checkout@"));
   if (checkout?.with?.["fetch-depth"] !== 0) problems.push(`${name}: the checkout before plan needs fetch-depth: 0 (plan diffs base...head)`);
-  // the list: run as GitHub would, in this repository (environments/*.yml) and with the input given
+  // the list: run as GitHub would, in a repository (its environments/*.yml: the fixtures') and with the input given
   const list = listJob ? wf.jobs?.[listJob] : undefined;
   const listStepId = /^\$\{\{ *steps\.([\w-]+)\.outputs\.list *\}\}$/.exec(String(list?.outputs?.list))?.[1];
   const listStep = stepsOf(list).find((s) => s.id === listStepId);
   if (!listStep) problems.push(`${listJob}: outputs.list must come from its list step`);
   else {
-    const files = envFilesOf(w.root);
-    if (json(sorted(listEnvironments(listStep, w.root))) !== json(files)) problems.push(`${listJob}: must list every environment file (${files.join(", ")}), lists ${json(listEnvironments(listStep, w.root))}`);
-    if (json(listEnvironments(listStep, w.root, '["staging"]')) !== json(["staging"])) problems.push(`${listJob}: the environments input, when given, is the list`);
+    const files = envFilesOf(w.envDir);
+    const repo = path.dirname(w.envDir);
+    if (json(sorted(listEnvironments(listStep, repo))) !== json(files)) problems.push(`${listJob}: must list every environment file (${files.join(", ")}), lists ${json(listEnvironments(listStep, repo))}`);
+    if (json(listEnvironments(listStep, repo, '["staging"]')) !== json(["staging"])) problems.push(`${listJob}: the environments input, when given, is the list`);
   }
   return problems;
 }
@@ -537,11 +547,11 @@ function backupCaller(w: W): string[] {
   if (job?.with?.environment !== "${{ matrix.environment }}") problems.push(`${name}: environment: \${{ matrix.environment }}`);
   if (job?.strategy?.["fail-fast"] !== false) problems.push(`${name}: fail-fast: false (one environment's failed backup must not cancel the others')`);
   const matrix: string[] = job?.strategy?.matrix?.environment ?? [];
-  for (const e of w.chain) if (Object.keys(envOf(w.root, e)?.databases ?? {}).length && !matrix.includes(e)) problems.push(`${name}: ${e} has databases and is not backed up`);
+  for (const e of w.chain) if (Object.keys(envOf(w, e)?.databases ?? {}).length && !matrix.includes(e)) problems.push(`${name}: ${e} has databases and is not backed up`);
   const declared = parse(readFileSync(path.join(DIR, "backup.yml"), "utf8")).on.workflow_call.inputs["retention-days"].default;
   const retention = Number(job?.with?.["retention-days"] ?? declared);
   for (const e of matrix)
-    for (const [db, d] of Object.entries(envOf(w.root, e)?.databases ?? {})) {
+    for (const [db, d] of Object.entries(envOf(w, e)?.databases ?? {})) {
       const days = d.backup?.to === "runner" ? (d.backup["keep-days"] ?? d.backup.keep) : undefined;
       if (days !== undefined && !(retention >= days)) problems.push(`${name}: ${e}/${db} backs up to the runner and keeps ${days} days: retention-days ${retention} is too short`);
     }
@@ -606,7 +616,7 @@ describe("the workflows", () => {
     expect(EXAMPLE_DIRS.map((d) => d.split(path.sep)[1])).toEqual(["darkpool-collector", "etf-service", "ibkr-trading", "nas-collectors", "recio-trading"]);
     for (const d of EXAMPLE_DIRS) {
       expect(readdirSync(d).filter((f) => f.endsWith(".yml")), d).toEqual(expect.arrayContaining(["deploy.yml", "rollback.yml"]));
-      expect(envFilesOf(path.dirname(path.dirname(d))), d).toHaveLength(1);
+      expect(envFilesOf(path.join(path.dirname(path.dirname(d)), "environments")), d).toHaveLength(1);
     }
   });
 
@@ -667,7 +677,7 @@ describe("each rule catches what it is about", () => {
     ["secrets not passed on", secrets, C("deploy"), (wf) => delete wf.jobs.nas.secrets, /nas: secrets: inherit/],
     ["a secret named in a caller", secrets, C("backup"), (wf) => (wf.jobs.backup.secrets = { SLIPWAY_SSH_KEY: "${{ secrets.SLIPWAY_SSH_KEY }}" }), /backup: secrets: inherit[\s\S]*secrets may only be mapped/],
     ["secrets for a pull request's plan", secrets, C("plan"), (wf) => (wf.jobs.plan.secrets = "inherit"), /plan\.yml reads no secret: pass none/],
-    ["an environment without a file", environmentsNamed, C("rollback"), (wf) => wf.on.workflow_dispatch.inputs.environment.options.push("prod"), /environment prod: there is no environments\/prod\.yml/],
+    ["an environment without a file", environmentsNamed, C("rollback"), (wf) => wf.on.workflow_dispatch.inputs.environment.options.push("prod"), /environment prod: there is no test\/fixtures\/environments\/prod\.yml/],
     ["an environment the chain leaves out", environmentsNamed, C("drift"), (wf) => wf.jobs.drift.strategy.matrix.environment.pop(), /names environments production, staging; examples\/workflows\/drift\.yml should name nas, production, staging/],
     ["an example naming another repository's environment", environmentsNamed, `${ETF}/deploy.yml`, (wf) => (wf.jobs.staging.with.environment = "production"), /there is no examples\/etf-service\/environments\/production\.yml/],
     ["nas after staging", deployChain, C("deploy"), (wf) => (wf.jobs.nas.needs = "staging"), /nas must need production/],
@@ -704,6 +714,7 @@ describe("each rule catches what it is about", () => {
     ["a rollback that restores the database", (j) => (stepOf(j, "rollback").with["restore-db"] = "true"), /never restores the database/],
     ["the backup-id not passed on", (j) => (stepOf(j, "apply-migrations").with["backup-id"] = ""), /apply-migrations must get backup-id from backup-db/],
     ["a wrong output", (j) => (stepOf(j, "deploy-systemd").with["migration-head"] = "${{ steps.migrate.outputs.version }}"), /migration-head must come from apply-migrations|has no output version/],
+    ["the applied migrations not handed on", (j) => delete stepOf(j, "deploy-compose").with.migrations, /deploy\/compose: migrations must come from apply-migrations/],
     ["a misspelt kinds output", (j) => (stepOf(j, "deploy-compose").if = "steps.plan.outputs.compse == 'true'"), /must have id compose and run only if/],
     ["a deployment left in progress", (j) => (stepOf(j, "verify-health").with["deployment-id"] = "${{ steps.systemd.outputs.deployment-id }},${{ steps.supervisor.outputs.deployment-id }}"), /verify-health must mark the deployment compose recorded/],
     ["production shown as a test environment", (j) => delete stepOf(j, "deploy-supervisor").with.production, /supervisor: production: \$\{\{ inputs.production \}\}/],
@@ -718,11 +729,13 @@ describe("each rule catches what it is about", () => {
 
   it.each<[string, (w: W) => string[], string, (wf: Y) => void, RegExp]>([
     ["the db restore behind the same environment", rollbackReusable, R("rollback"), (wf) => (wf.jobs["restore-db"].environment = "${{ inputs.environment }}"), /no job behind environment \$\{\{ inputs.environment \}\}-db-restore/],
+    ["a contract migration crossed without a reason", rollbackReusable, R("rollback"), (wf) => (stepOf(wf.jobs.rollback, "rollback").with["allow-contract"] = "always"), /allow-contract must be the caller's reason/],
     ["the db restore unconditional", rollbackReusable, R("rollback"), (wf) => delete wf.jobs["restore-db"].if, /must run only if inputs.restore-db/],
     ["the db restore before the services", rollbackReusable, R("rollback"), (wf) => delete wf.jobs["restore-db"].needs, /restore-db: must need rollback/],
     ["the db restore of another release", rollbackReusable, R("rollback"), (wf) => (stepOf(wf.jobs["restore-db"], "rollback").with.to = "${{ inputs.release }}"), /restore the database of the release rollback left live/],
     ["a rollback while a deploy runs", rollbackReusable, R("rollback"), (wf) => (wf.jobs.rollback.concurrency.group = "rollback-${{ inputs.environment }}"), /rollback: concurrency group rollback-\$\{\{ inputs.environment \}\}, expected deploy-/],
     ["restore-db on by default", rollbackReusable, R("rollback"), (wf) => (wf.on.workflow_call.inputs["restore-db"].default = true), /restore-db: a boolean, default false/],
+    ["the override not passed on", rollbackCaller, C("rollback"), (wf) => delete wf.jobs.rollback.with["allow-contract"], /allow-contract: \$\{\{ inputs\.allow-contract \}\}, not undefined/],
     ["restore-db on by default in the caller", rollbackCaller, C("rollback"), (wf) => (wf.on.workflow_dispatch.inputs["restore-db"].default = true), /restore-db: a boolean, default false/],
     ["a free-text environment", rollbackCaller, C("rollback"), (wf) => (wf.on.workflow_dispatch.inputs.environment.type = "string"), /a required choice/],
     ["an example offering another environment", rollbackCaller, `${ETF}/rollback.yml`, (wf) => wf.on.workflow_dispatch.inputs.environment.options.push("production"), /a required choice of staging$/m],

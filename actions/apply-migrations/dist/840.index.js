@@ -6,6 +6,7 @@ export const modules = {
 /***/ ((__unused_webpack_module, __webpack_exports__, __webpack_require__) => {
 
 /* harmony export */ __webpack_require__.d(__webpack_exports__, {
+/* harmony export */   classifyMigrationSql: () => (/* binding */ classifyMigrationSql),
 /* harmony export */   lintMigrationSql: () => (/* binding */ lintMigrationSql)
 /* harmony export */ });
 /* harmony import */ var libpg_query__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(2627);
@@ -19,6 +20,18 @@ export const modules = {
 
 
 
+/** Expand or contract, from the same parse as the lint and whatever severities the environment sets. */
+async function classifyMigrationSql(sql, file) {
+    const every = Object.fromEntries(Object.keys(_rules_js__WEBPACK_IMPORTED_MODULE_2__/* .LINT_RULES */ .wT).map((r) => [r, "warn"]));
+    const findings = await lintMigrationSql(sql, file, { severities: every });
+    const at = (f) => `line ${f.line}: ${f.message}`;
+    const allowed = findings.filter((f) => f.allowed !== undefined).map((f) => `${f.rule}: ${f.allowed}`);
+    const broken = findings.filter((f) => f.rule === "syntax-error");
+    if (broken.length)
+        return { class: "unknown", because: broken.map(at), allowed };
+    const contract = findings.filter((f) => _rules_js__WEBPACK_IMPORTED_MODULE_2__/* .CONTRACT_RULES */ .pJ.has(f.rule));
+    return { class: contract.length ? "contract" : "expand", because: contract.map(at), allowed };
+}
 async function lintMigrationSql(sql, file, o = {}) {
     if (sql.trim() === "")
         return []; // libpg-query throws on empty input
