@@ -47,7 +47,8 @@ describe.each([
 
     const m = run("apply-migrations", { database: db, "backup-id": b.outputs["backup-id"]! });
     expect(m.code, m.stdout + m.stderr).toBe(0);
-    expect(m.outputs).toEqual({ applied: "2", pending: "0", head: "007" });
+    expect(m.outputs).toMatchObject({ applied: "2", pending: "0", head: "007" });
+    expect(JSON.parse(m.outputs.migrations!).map((x: { name: string; class: string }) => `${x.name}=${x.class}`)).toEqual(["006_instrument_metadata_table.sql=expand", "007_lifecycle_events_table.sql=expand"]);
     expect((await sql("SELECT currency, count(*) FROM instrument_metadata GROUP BY currency ORDER BY 1")).stdout).toBe("BTC|1\nETH|1");
     expect((await sql("SELECT count(*) FROM slipway_schema_history WHERE success")).stdout).toBe("2");
 
