@@ -192,12 +192,13 @@ export const actionSpecs: Record<ActionName, ActionSpec> = {
   plan: {
     name: "plan",
     title: "slipway plan",
-    description: "Validate the environment file (each problem annotated at its line), lint its SQL migrations with PostgreSQL's parser (annotated at their lines), show what a deploy would do on which host, and on a pull request create or update one comment per environment with the plan, the lint and the changed files that concern it. Opens no connection and needs no secret.",
+    description: "Validate the environment file (each problem annotated at its line), lint its SQL migrations with PostgreSQL's parser (annotated at their lines), show what a deploy would do on which host, and on a pull request create or update one comment per environment with the plan, the migrations the deploy will run (counted from the migration head of the last deployment GitHub recorded), the releases that stay safe rollback targets, the lint and the changed files that concern it. Opens no connection and needs no secret.",
     inputs: {
       comment: { description: "Create or update the pull-request comment: auto (when the event is a pull request), true or false.", default: "auto" },
       "pull-request": { description: "The pull request to comment on.", default: "${{ github.event.pull_request.number }}" },
       base: { description: "The commit the changes are compared with (git diff --name-status base...head; the checkout needs fetch-depth: 0).", default: "${{ github.event.pull_request.base.sha }}" },
       head: { description: "The commit whose changes are planned.", default: "${{ github.event.pull_request.head.sha || github.sha }}" },
+      lint: { description: "Lint the SQL migrations (true/false). A deploy job's plan step sets false: apply-migrations lints the files it applies.", default: "true" },
       "github-token": githubToken,
     },
     outputs: {
@@ -207,7 +208,7 @@ export const actionSpecs: Record<ActionName, ActionSpec> = {
       supervisor: "true when the environment has a supervisor service (run deploy-supervisor).",
       compose: "true when the environment has a compose service (run deploy-compose).",
       "has-migrations": "true when a database of the environment has migrations.",
-      "lint-errors": "How many error-level findings the migration lint has in the environment's SQL migrations (annotated at their lines; apply-migrations refuses a pending file with one).",
+      "lint-errors": "How many error-level findings the migration lint has in the environment's SQL migrations (annotated at their lines; apply-migrations refuses a pending file with one). Empty with lint: false.",
     },
     hostsOf: () => [],
     without: ["hosts", "dry-run"],

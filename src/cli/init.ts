@@ -312,6 +312,7 @@ jobs:
     permissions:
       contents: read
       pull-requests: write
+      deployments: read
 `;
 }
 

@@ -165,6 +165,22 @@ export class GitHubClient {
     return undefined;
   }
 
+  /**
+   * The environment's deployments of `task` accepted by `accept`, newest first (up to 30), that were
+   * live at some point (a success status, perhaps inactive since a newer one succeeded); at most
+   * `limit` (one status request per deployment read).
+   */
+  async liveDeployments(environment: string, task = "deploy", accept: (d: Deployment) => boolean = () => true, limit = 10): Promise<Deployment[]> {
+    const deployments = await this.call<Deployment[]>("GET", "/repos/{owner}/{repo}/deployments", {}, undefined, { environment, task, per_page: 30 });
+    const out: Deployment[] = [];
+    for (const d of deployments.filter(accept)) {
+      const statuses = await this.call<{ state: string }[]>("GET", "/repos/{owner}/{repo}/deployments/{deployment_id}/statuses", { deployment_id: d.id }, undefined, { per_page: 100 });
+      if (statuses.some((s) => s.state === "success")) out.push({ id: d.id, sha: d.sha, payload: d.payload });
+      if (out.length >= limit) break;
+    }
+    return out;
+  }
+
   /** Create or update (in place) the one comment of an issue or pull request that carries `marker`. */
   async upsertComment(issueNumber: number, marker: string, body: string): Promise<{ id: number; action: "created" | "updated" }> {
     const text = body.includes(marker) ? body : `${marker}\n${body}`;

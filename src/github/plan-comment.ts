@@ -6,6 +6,7 @@ import type { LoadedEnvironment } from "../config/load.js";
 import { formatPlan } from "../operations/plan.js";
 import { mdTable } from "../report/summary.js";
 import { isBlocking, type LintFinding } from "../lint/rules.js";
+import type { SchemaPlan } from "../operations/schema-plan.js";
 
 export const planMarker = (environment: string) => `<!-- slipway-plan:${environment} -->`;
 
@@ -56,7 +57,39 @@ export function lintSection(findings: LintFinding[], files: number): string {
   return `**Migration lint** (PostgreSQL's parser): ${errors ? `${errors} error(s): apply-migrations refuses a pending file with one` : "no error"}\n\n${mdTable(["where", "rule", "", "what"], rows)}\n`;
 }
 
-export function planComment(loaded: LoadedEnvironment, changed: ChangedFile[], o: { sha?: string; runUrl?: string; lint?: string } = {}): string {
+/** One file's lint result in a cell: errors, warnings and allowed findings by rule and line, or clean. */
+function lintCell(findings: LintFinding[]): string {
+  if (!findings.length) return "✅ clean";
+  const icon = (f: LintFinding) => (f.allowed !== undefined ? "☑️" : isBlocking(f) ? "❌" : "⚠️");
+  return findings.map((f) => `${icon(f)} \`${f.rule}\` line ${f.line}${f.allowed !== undefined ? ` (allowed: ${f.allowed})` : ""}`).join("<br>");
+}
+
+/**
+ * The schema side of the pull request: the migration files its deploy will run (counted from the
+ * head the last deploy recorded with its GitHub deployment), and the releases a code-only rollback
+ * can still go back to once it is deployed.
+ */
+export function schemaSection(plan: SchemaPlan | { unknown: string; targets?: undefined; pending?: undefined; from?: undefined }): string {
+  let md = "";
+  if (plan.pending) {
+    const files = plan.pending.flatMap((p) => p.files.map((f) => ({ db: p.database, ...f })));
+    const since = plan.from ? `after migration head ${plan.from.head}, recorded by the deploy of ${plan.from.release}` : "no deploy recorded yet: every file";
+    md += files.length
+      ? `**Migrations this deploy will run** (${since}), in order:\n\n${mdTable(["database", "file", "class", "lint"], files.map((f) => [f.db, f.name, f.class === "expand" ? "expand" : `**${f.class}**`, lintCell(f.findings)]))}\n`
+      : `**Migrations this deploy will run:** none (${since}).\n\n`;
+  } else md += `**Migrations this deploy will run:** not known: ${plan.unknown}. apply-migrations decides against the database during the deploy.\n\n`;
+  if (plan.targets?.length) {
+    const rows = plan.targets.map((t) => [
+      t.release,
+      t.sha.slice(0, 7),
+      t.crosses === undefined ? "❔ unknown (no migration head recorded)" : t.crosses.length ? `⚠️ only with restore-db: crosses ${t.crosses.join(", ")}` : "✅ code-only rollback is safe",
+    ]);
+    md += `**Rollback targets once this is deployed:**\n\n${mdTable(["release", "commit", "rollback"], rows)}\n`;
+  }
+  return md;
+}
+
+export function planComment(loaded: LoadedEnvironment, changed: ChangedFile[], o: { sha?: string; runUrl?: string; lint?: string; schema?: string } = {}): string {
   const rows = relevantChanges(loaded, changed);
   const files = (fs: string[]) => (fs.length > 8 ? [...fs.slice(0, 8), `… ${fs.length - 8} more`] : fs).join("<br>");
   const plan = formatPlan(loaded.name, loaded.env).replace(/```/g, "`\u200b``");
@@ -65,8 +98,9 @@ export function planComment(loaded: LoadedEnvironment, changed: ChangedFile[], o
   md += rows.length
     ? `**This pull request changes for \`${loaded.name}\`:**\n\n${mdTable(["what", "files"], rows.map(([w, fs]) => [w, files(fs)]))}\n`
     : `This pull request changes nothing that \`${loaded.name}\` deploys.\n\n`;
+  md += o.schema ?? "";
   md += o.lint ?? "";
   md += `<details><summary>What a deploy of ${loaded.name} does</summary>\n\n\`\`\`text\n${plan}\n\`\`\`\n\n</details>\n\n`;
-  md += `<sub>Migrations are listed by file: which are pending is decided against the database by apply-migrations during the deploy (a pull-request job holds no credentials).</sub>\n`;
+  md += `<sub>Pending migrations are counted from the migration head the last deploy recorded with its GitHub deployment (a pull-request job holds no database credentials); apply-migrations checks them against the database during the deploy.</sub>\n`;
   return md.length > MAX ? `${md.slice(0, MAX)}\n\n… (truncated)\n` : md;
 }

@@ -161,7 +161,7 @@ export class FakeGitHub {
   /** every answer, in the order sent */
   answered: Answered[] = [];
   state: FakeGitHubState = freshState();
-  private failure?: { status: number; message: string };
+  private failure?: { status: number; message: string; when?: (method: string, pathname: string) => boolean };
 
   private constructor(
     private readonly server: Server,
@@ -226,9 +226,9 @@ export class FakeGitHub {
     this.failure = undefined;
   }
 
-  /** The next request (whatever it is) is answered with this HTTP status and GitHub-style error message. */
-  failNext(status: number, message: string): void {
-    this.failure = { status, message };
+  /** The next request (or the next one `when` accepts) is answered with this HTTP status and GitHub-style error message. */
+  failNext(status: number, message: string, when?: (method: string, pathname: string) => boolean): void {
+    this.failure = { status, message, when };
   }
 
   /** The deployments created for an environment, newest first, each with its statuses (newest first). */
@@ -248,7 +248,7 @@ export class FakeGitHub {
 
   private handle(method: string, url: URL, body: Json | undefined): [number, unknown] {
     const state = this.state;
-    if (this.failure) {
+    if (this.failure && (!this.failure.when || this.failure.when(method, url.pathname))) {
       const f = this.failure;
       this.failure = undefined;
       return [f.status, { message: f.message, documentation_url: "https://docs.github.com/rest" }];

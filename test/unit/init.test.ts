@@ -88,10 +88,10 @@ describe("slipway init: the caller workflows", () => {
     });
   });
 
-  it("plan.yml: on pull requests, calling the reusable plan workflow with pull-requests: write and no secret", () => {
+  it("plan.yml: on pull requests, calling the reusable plan workflow with pull-requests: write, deployments: read and no secret", () => {
     const wf = parse(planWorkflow(ref));
     expect(wf.on).toEqual({ pull_request: null });
-    expect(wf.jobs.plan).toEqual({ uses: "acme/slipway/.github/workflows/plan.yml@v1", permissions: { contents: "read", "pull-requests": "write" } });
+    expect(wf.jobs.plan).toEqual({ uses: "acme/slipway/.github/workflows/plan.yml@v1", permissions: { contents: "read", "pull-requests": "write", deployments: "read" } });
   });
 
   it("all pass actionlint", async () => {

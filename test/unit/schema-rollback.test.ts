@@ -7,6 +7,8 @@ import { migrationSession } from "../../src/commands/postgres.js";
 import { parseAppliedMigrations, type AppliedMigrationRecord } from "../../src/ledger/ledger.js";
 import { contractsSince, refusalMessage, type LedgerEntry } from "../../src/operations/rollback.js";
 import type { MigrationFile } from "../../src/operations/migrations.js";
+import { schemaPlan } from "../../src/operations/schema-plan.js";
+import { schemaSection } from "../../src/github/plan-comment.js";
 
 const cls = async (sql: string) => (await classifyMigrationSql(sql, "007_x.sql")).class;
 
@@ -84,5 +86,42 @@ describe("contractsSince", () => {
     expect(refusalMessage("droplet-1", "api", "v1", [m("007_drop.sql", "contract"), m("008_x.sql", "unknown")])).toBe(
       "[droplet-1] refusing to roll api back to v1: the database has 2 contract migration(s) applied after that release: 007_drop.sql (app), 008_x.sql (app, could not be classified). The code of v1 was written for the schema before them and may fail on it. Nothing was changed. Roll back with restore-db (code and database go back together), or roll back the code alone with allow-contract set to the reason (it is recorded in the ledger).",
     );
+  });
+});
+
+describe("schemaPlan: pending migrations and rollback targets at pull-request time", () => {
+  const f = (name: string, c: "expand" | "contract" | "unknown" = "expand") => ({ name, version: name.slice(0, 3), findings: [], class: c, because: [], allowed: [] });
+  const lint = (database: string, ...files: ReturnType<typeof f>[]) => ({ database, dir: "migrations", files });
+  const app = lint("app", f("001_a.sql"), f("002_drop.sql", "contract"), f("003_b.sql"), f("004_c.sql"));
+
+  it("pending: the files after the head of the newest deploy that recorded one; a rollback records none and moves nothing", () => {
+    const p = schemaPlan([app], ["app"], [{ release: "rb", sha: "s0", rollback: true }, { release: "r3", sha: "s3" }, { release: "r2", sha: "s2", migrationHead: "002" }, { release: "r1", sha: "s1", migrationHead: "001" }]);
+    expect(p.from).toEqual({ head: "002", release: "r2" });
+    expect(p.pending!.map((x) => [x.database, x.files.map((y) => y.name)])).toEqual([["app", ["003_b.sql", "004_c.sql"]]]);
+    expect(p.targets.map((t) => [t.release, t.crosses])).toEqual([["r3", []], ["r2", []], ["r1", ["002_drop.sql"]]]);
+  });
+
+  it("no deploy yet: every file is pending; deploys without a head: not known, saying why", () => {
+    expect(schemaPlan([app], ["app"], []).pending![0]!.files).toHaveLength(4);
+    const p = schemaPlan([app], ["app"], [{ release: "r1", sha: "s1" }]);
+    expect(p.pending).toBeUndefined();
+    expect(p.unknown).toBe("no deploy of this environment recorded a migration head (deploy-*'s migration-head input)");
+    expect(p.targets).toEqual([{ release: "r1", sha: "s1", crosses: undefined }]);
+  });
+
+  it("a contract migration in the pull request leaves no safe target; heads are per database, in file order", () => {
+    const other = lint("other", f("010_x.sql"), f("011_rename.sql", "contract"));
+    const p = schemaPlan([app, other], ["app", "alembic-db", "other"], [{ release: "r2", sha: "s2", migrationHead: "004 abc123 010" }, { release: "r1", sha: "s1", migrationHead: "002 abc123 010" }]);
+    expect(p.pending!.map((x) => x.files.map((y) => y.name))).toEqual([[], ["011_rename.sql"]]);
+    expect(p.targets.map((t) => t.crosses)).toEqual([["011_rename.sql"], ["011_rename.sql"]]);
+    expect(schemaPlan([app], ["app", "other"], [{ release: "r1", sha: "s1", migrationHead: "002" }]).unknown).toBe("the recorded head '002' does not name one version per database with migrations (app, other)");
+  });
+
+  it("the comment section: the files with class and lint, and each target's verdict", () => {
+    const md = schemaSection(schemaPlan([app], ["app"], [{ release: "r1", sha: "1234567890", migrationHead: "001" }]));
+    expect(md).toContain("**Migrations this deploy will run** (after migration head 001, recorded by the deploy of r1), in order:");
+    expect(md).toContain("| app | 002_drop.sql | **contract** | ✅ clean |");
+    expect(md).toContain("| r1 | 1234567 | ⚠️ only with restore-db: crosses 002_drop.sql |");
+    expect(schemaSection({ unknown: "no github-token to read the environment's deployments with" })).toBe("**Migrations this deploy will run:** not known: no github-token to read the environment's deployments with. apply-migrations decides against the database during the deploy.\n\n");
   });
 });

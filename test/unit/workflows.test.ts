@@ -182,7 +182,8 @@ function stepScopes(step: Y): Record<string, string> {
   if (!name || step.with?.["github-token"] === "") return {};
   if (REPORTS_DEPLOYMENTS.includes(name)) return { deployments: "write" }; // a deployment and its statuses
   if (name === "drift") return { deployments: "read" }; // the last successful deployment
-  if (name === "plan" && String(step.with?.comment ?? "auto") !== "false") return { "pull-requests": "write" }; // the plan comment
+  // the plan comment, and the deployments it reads the last migration head and the rollback targets from
+  if (name === "plan" && String(step.with?.comment ?? "auto") !== "false") return { "pull-requests": "write", deployments: "read" };
   return {};
 }
 /** a job's permissions as GitHub applies them: its own, else the workflow's */
@@ -658,6 +659,7 @@ describe("each rule catches what it is about", () => {
     ["a job's permissions as a word", permissions, R("deploy-environment"), (wf) => (envJob(wf).permissions = "write-all"), /deploy: permissions: write-all \(name each scope\)/],
     ["a write scope nobody needs", permissions, R("backup"), (wf) => (wf.jobs.backup.permissions = { contents: "write" }), /contents: write is not needed/],
     ["a missing write scope", permissions, R("plan"), (wf) => delete wf.jobs.plan.permissions["pull-requests"], /plan: its steps need pull-requests: write/],
+    ["a plan that cannot read the deployments", permissions, R("plan"), (wf) => delete wf.jobs.plan.permissions.deployments, /plan: its steps need deployments: read/],
     ["a comment scope for a plan that does not comment", permissions, R("deploy-environment"), (wf) => (envJob(wf).permissions["pull-requests"] = "write"), /deploy: pull-requests: write is not needed by its steps/],
     ["a deployments scope for a step without a token", permissions, R("rollback"), (wf) => (wf.jobs["restore-db"].permissions.deployments = "write"), /restore-db: deployments: write is not needed by its steps/],
     ["the token given back to the restore", permissions, R("rollback"), (wf) => delete stepOf(wf.jobs["restore-db"], "rollback").with["github-token"], /restore-db: its steps need deployments: write/],
