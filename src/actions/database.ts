@@ -149,8 +149,8 @@ export async function migrateDatabase(ctx: ActionContext, name: string, def: Dat
   const m = def.migrations;
   if (!m) throw new Error(`database ${name} has no migrations: section`);
   if (def.engine !== "postgres") throw new Error(`database ${name}: migrations are supported for postgres (sqlite migrations are not implemented yet)`);
-  // linted (and classified expand / contract) before any connection
-  const lint = await lintDatabase(ctx.loaded, name);
+  // SQL files: linted (and classified expand / contract) before any connection
+  const lint = m.engine === "sql" ? await lintDatabase(ctx.loaded, name) : undefined;
   const notes = new Map((lint?.files ?? []).map((f) => [f.name, { class: f.class, allowed: f.allowed }]));
   const client = await pgClient(ctx.loaded.env, name, ctx.pool, ctx.secrets);
   let cleanup: (() => Promise<void>) | undefined;
@@ -162,8 +162,11 @@ export async function migrateDatabase(ctx: ActionContext, name: string, def: Dat
       : (dryRun: boolean) => migrate(client, { dir: inWorkspace(m.dir), table: m.table, outOfOrder: m["out-of-order"], lockTimeoutSec, appliedBy: runIdentity(), dryRun, log: ctx.log, notes });
     cleanup = alembic?.cleanup;
     const planned = await run(true);
+    // alembic: the SQL of the revisions after the database's current one, generated offline on the runner
+    const revisions = alembic && planned.pending.length ? await lintDatabase(ctx.loaded, name, { from: planned.head ?? undefined }) : undefined;
+    if (revisions?.notLinted) ctx.log.warn(`${name}: the pending alembic revisions were not linted: ${revisions.notLinted}`);
     // the findings of the files this run applies, annotated at their lines; the error-level ones refuse
-    const pending = (lint?.files ?? []).filter((f) => planned.pending.includes(f.name));
+    const pending = revisions ? revisions.files : (lint?.files ?? []).filter((f) => planned.pending.includes(f.name));
     for (const f of pending.flatMap((x) => x.findings)) ctx.log.annotate(isBlocking(f) ? "error" : "warn", formatFinding(f), f);
     const blocking = pending.flatMap((f) => f.findings.filter(isBlocking));
     if (blocking.length && !ctx.dryRun)
@@ -177,8 +180,8 @@ export async function migrateDatabase(ctx: ActionContext, name: string, def: Dat
       else await requireVerifiedBackup(ctx, name, def);
     }
     const result = ctx.dryRun ? planned : await ctx.log.group(`migrate ${name} (${client.describe})`, () => run(false));
-    // alembic revisions are not classified (Python): no record, so rollback keeps today's warning for them
-    const records = alembic ? [] : result.applied.flatMap((file) => (notes.has(file) ? [{ database: name, name: file, class: notes.get(file)!.class }] : []));
+    // what this run applied, expand or contract (alembic: the revisions linted above; none when they could not be)
+    const records = !result.applied.length ? [] : alembic ? pending.map((f) => ({ database: name, name: f.name, class: f.class })) : result.applied.flatMap((file) => (notes.has(file) ? [{ database: name, name: file, class: notes.get(file)!.class }] : []));
     return { ...result, records };
   } finally {
     await cleanup?.();

@@ -72,10 +72,11 @@ export async function planBody(ctx: ActionContext): Promise<void> {
   const lints = lintInput === "true" ? await lintEnvironment(ctx.loaded) : [];
   const findings = allFindings(lints);
   for (const f of findings) ctx.log.annotate(isBlocking(f) ? "error" : "warn", formatFinding(f), f);
+  for (const l of lints.filter((l) => l.notLinted)) ctx.log.warn(`the alembic revisions of ${l.database} were not linted: ${l.notLinted}`);
   ctx.out.set("lint-errors", lintInput === "true" ? String(findings.filter(isBlocking).length) : "");
   // what the pull request does to the schema: read from GitHub's deployments, only for the comment
   const schema = commenting ? await schemaOf(ctx, lints) : "";
-  const body = planComment(ctx.loaded, changed, { sha: head, runUrl: runUrl(), schema, lint: lintSection(findings, lints.reduce((n, l) => n + l.files.length, 0)) });
+  const body = planComment(ctx.loaded, changed, { sha: head, runUrl: runUrl(), schema, lint: lintSection(findings, lints.reduce((n, l) => n + l.files.length, 0), lints.filter((l) => l.notLinted).map((l) => `The alembic revisions of ${l.database} were not linted: ${l.notLinted}`)) });
   await ctx.out.summary(body);
   if (!commenting) return;
   const client = actionGithub(ctx);

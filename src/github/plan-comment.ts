@@ -48,13 +48,14 @@ export function relevantChanges(loaded: LoadedEnvironment, changed: ChangedFile[
 const MAX = 60_000; // GitHub refuses comments over 65536 characters
 
 /** The migration lint as a table: each finding of the files (allowed ones say why), or that there is none. */
-export function lintSection(findings: LintFinding[], files: number): string {
-  if (!files) return "";
-  if (!findings.length) return `**Migration lint:** ${files} SQL migration file(s), no finding.\n\n`;
+export function lintSection(findings: LintFinding[], files: number, notLinted: string[] = []): string {
+  const skipped = notLinted.map((n) => `> [!WARNING]\n> ${n}\n\n`).join("");
+  if (!files) return skipped;
+  if (!findings.length) return `**Migration lint:** ${files} migration file(s), no finding.\n\n${skipped}`;
   const icon = (f: LintFinding) => (f.allowed !== undefined ? "☑️ allowed" : f.severity === "error" ? "❌ error" : "⚠️ warning");
   const rows = findings.map((f) => [`${f.file}:${f.line}`, `\`${f.rule}\``, icon(f), f.allowed !== undefined ? `${f.message} — ${f.allowed}` : `${f.message}. ${f.instead}`]);
   const errors = findings.filter(isBlocking).length;
-  return `**Migration lint** (PostgreSQL's parser): ${errors ? `${errors} error(s): apply-migrations refuses a pending file with one` : "no error"}\n\n${mdTable(["where", "rule", "", "what"], rows)}\n`;
+  return `**Migration lint** (PostgreSQL's parser): ${errors ? `${errors} error(s): apply-migrations refuses a pending file with one` : "no error"}\n\n${mdTable(["where", "rule", "", "what"], rows)}\n${skipped}`;
 }
 
 /** One file's lint result in a cell: errors, warnings and allowed findings by rule and line, or clean. */

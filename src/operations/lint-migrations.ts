@@ -16,6 +16,8 @@ export interface DatabaseLint {
   dir: string;
   /** per file (e.g. 006_add_venue.sql, version 006): its findings and its class */
   files: LintedMigration[];
+  /** alembic: why its revisions were not linted (no alembic on the runner, an env.py without offline mode) */
+  notLinted?: string;
 }
 
 export interface LintedMigration {
@@ -29,11 +31,19 @@ export interface LintedMigration {
   allowed: string[];
 }
 
-/** The findings of one database's SQL migrations (alembic migrations are Python: not linted). */
-export async function lintDatabase(loaded: LoadedEnvironment, database: string): Promise<DatabaseLint | undefined> {
+/**
+ * The findings of one database's migrations: SQL files, or the SQL alembic generates for the
+ * revisions after `from` (all of them without; src/operations/alembic-lint.ts).
+ */
+export async function lintDatabase(loaded: LoadedEnvironment, database: string, o: { from?: string } = {}): Promise<DatabaseLint | undefined> {
   const m = loaded.env.databases[database]?.migrations;
-  if (!m || m.engine !== "sql") return undefined;
+  if (!m) return undefined;
   const dir = inWorkspace(m.dir);
+  if (m.engine === "alembic") {
+    const { lintAlembicRevisions } = await import("./alembic-lint.js");
+    const r = await lintAlembicRevisions(dir, m.dir, { from: o.from, severities: m.lint });
+    return { database, dir: m.dir, files: r.files, ...(r.notLinted ? { notLinted: r.notLinted } : {}) };
+  }
   // the parser (a WASM module, loaded on first use) only where there are SQL migrations to lint
   const { classifyMigrationSql, lintMigrationSql } = await import("../lint/migrations.js");
   const files = await Promise.all(
@@ -63,5 +73,6 @@ export function lintReport(lints: DatabaseLint[]): string {
   const findings = allFindings(lints);
   const errors = findings.filter(isBlocking).length;
   const files = lints.reduce((n, l) => n + l.files.length, 0);
-  return [...findings.map(formatFinding), `${files} migration file(s) linted: ${errors} error(s), ${findings.length - errors} warning(s) or allowed`].join("\n");
+  const skipped = lints.filter((l) => l.notLinted).map((l) => `${l.database}: alembic revisions not linted: ${l.notLinted}`);
+  return [...findings.map(formatFinding), ...skipped, `${files} migration file(s) linted: ${errors} error(s), ${findings.length - errors} warning(s) or allowed`].join("\n");
 }

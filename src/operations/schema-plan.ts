@@ -31,13 +31,18 @@ export interface SchemaPlan {
 }
 
 /** A recorded head split per database (the environment's databases with migrations, in file order). */
-function headOf(head: string, databases: string[], database: string): bigint | undefined {
+function headOf(head: string, databases: string[], database: string): string | undefined {
   const parts = head.split(" ");
-  const v = parts.length === databases.length ? parts[databases.indexOf(database)] : undefined;
-  return v !== undefined && /^\d+$/.test(v) ? BigInt(v) : undefined;
+  return parts.length === databases.length ? parts[databases.indexOf(database)] : undefined;
 }
 
-const after = (lint: DatabaseLint, head: bigint) => lint.files.filter((f) => BigInt(f.version) > head);
+/** The files after `head`: by version number (SQL), else after the revision named (alembic, in apply order); undefined when unknown. */
+function after(lint: DatabaseLint, head: string): LintedMigration[] | undefined {
+  const numeric = (v: string) => /^\d+$/.test(v);
+  if (numeric(head) && lint.files.every((f) => numeric(f.version))) return lint.files.filter((f) => BigInt(f.version) > BigInt(head));
+  const i = lint.files.findIndex((f) => f.version === head);
+  return i < 0 ? undefined : lint.files.slice(i + 1);
+}
 
 /**
  * `deployed`: the environment's deploys that were live, newest first. `databases`: the names of its
@@ -54,17 +59,23 @@ export function schemaPlan(lints: DatabaseLint[], databases: string[], deployed:
   else {
     const head = deploys[latest]!.migrationHead!;
     plan.from = { head, release: deploys[latest]!.release };
-    const per = lints.map((l) => ({ database: l.database, head: headOf(head, databases, l.database), lint: l }));
-    if (per.some((p) => p.head === undefined)) plan.unknown = `the recorded head '${head}' does not name one version per database with migrations (${databases.join(", ")})`;
-    else plan.pending = per.map((p) => ({ database: p.database, files: after(p.lint, p.head!) }));
+    const per = lints.map((l) => {
+      const h = headOf(head, databases, l.database);
+      return { database: l.database, files: h === undefined ? undefined : after(l, h) };
+    });
+    if (per.some((p) => p.files === undefined)) plan.unknown = `the recorded head '${head}' does not name a known version for each database with migrations (${databases.join(", ")})`;
+    else plan.pending = per.map((p) => ({ database: p.database, files: p.files! }));
   }
   const seen = new Set<string>();
   deploys.forEach((d, i) => {
     if (seen.has(d.release) || plan.targets.length >= (o.targets ?? 5)) return;
     seen.add(d.release);
     const head = headAt(i);
-    const heads = head === undefined ? undefined : lints.map((l) => ({ lint: l, head: headOf(head, databases, l.database) }));
-    const crosses = heads && heads.every((h) => h.head !== undefined) ? heads.flatMap((h) => after(h.lint, h.head!).filter((f) => f.class !== "expand").map((f) => f.name)) : undefined;
+    const since = head === undefined ? undefined : lints.map((l) => {
+      const h = headOf(head, databases, l.database);
+      return h === undefined ? undefined : after(l, h);
+    });
+    const crosses = since?.every((x) => x !== undefined) ? since.flatMap((x) => x!.filter((f) => f.class !== "expand").map((f) => f.name)) : undefined;
     plan.targets.push({ release: d.release, sha: d.sha, crosses });
   });
   return plan;

@@ -32,7 +32,7 @@ describe("the plan action", () => {
     expect(nas.code, nas.stdout).toBe(0);
     expect(nas.outputs).toMatchObject({ kinds: '["compose"]', systemd: "false", supervisor: "false", compose: "true", "has-migrations": "true", "lint-errors": "0" });
     // its SQL migrations went through PostgreSQL's parser (the WASM shipped beside the bundle)
-    expect(nas.summary).toContain("**Migration lint:** 3 SQL migration file(s), no finding.");
+    expect(nas.summary).toContain("**Migration lint:** 3 migration file(s), no finding.");
     expect(nas.outputs.plan).toContain("Plan for environment nas:");
     const recio = await plan({ environment: "test/fixtures/environments/recio.yml", comment: "false" });
     expect(recio.outputs).toMatchObject({ kinds: '["supervisor"]', systemd: "false", supervisor: "true", compose: "false" });

@@ -199,11 +199,13 @@ describe("etf-service (seed 003)", () => {
     ids.v2 = r.releaseId!;
     backups.v2 = r.steps["backup-db"]!.outputs["backup-id"]!;
     expect(r.steps["apply-migrations"]!.outputs.head).toBe("0003");
+    // the revision's SQL (alembic upgrade 0002:head --sql on the runner) went through the lint: expand
+    expect(JSON.parse(r.steps["apply-migrations"]!.outputs.migrations!)).toEqual([{ database: "goldfinch", name: "0003_expense_ratio.py", class: "expand" }]);
 
     expect(await alembicCurrent()).toBe("0003 (head)");
     expect(await alembicHeads()).toBe("0003 (head)");
     expect(await hasColumn()).toBe(true);
-    expect((await ledger()).at(-1)).toMatchObject({ release: ids.v2, outcome: "success", backupId: backups.v2, migrationHead: "0003", previous: ids.v1 });
+    expect((await ledger()).at(-1)).toMatchObject({ release: ids.v2, outcome: "success", backupId: backups.v2, migrationHead: "0003", previous: ids.v1, migrations: [{ database: "goldfinch", name: "0003_expense_ratio.py", class: "expand" }] });
     expect((await root(`test -s /var/backups/slipway/goldfinch/${backups.v2}.dump && echo ok`)).stdout).toBe("ok");
 
     // the new code uses the new column

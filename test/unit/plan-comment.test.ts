@@ -55,7 +55,8 @@ describe("plan comment", () => {
     expect(md).toContain("| m/002.sql:3 | `ban-drop-column` | ❌ error | DROP COLUMN trades.venue: deletes the column. Do it in two deploys. |");
     expect(md).toContain("| m/002.sql:7 | `require-lock-timeout` | ⚠️ warning |");
     expect(md).toContain("| m/002.sql:9 | `ban-drop-table` | ☑️ allowed | DROP TABLE old — archived (ticket 42) |");
-    expect(lintSection([], 3)).toBe("**Migration lint:** 3 SQL migration file(s), no finding.\n\n");
+    expect(lintSection([], 3)).toBe("**Migration lint:** 3 migration file(s), no finding.\n\n");
+    expect(lintSection([], 0, ["The alembic revisions of goldfinch were not linted: alembic is not installed on the runner"])).toBe("> [!WARNING]\n> The alembic revisions of goldfinch were not linted: alembic is not installed on the runner\n\n");
     expect(lintSection([], 0)).toBe("");
   });
 });

@@ -114,7 +114,7 @@ describe("schemaPlan: pending migrations and rollback targets at pull-request ti
     const p = schemaPlan([app, other], ["app", "alembic-db", "other"], [{ release: "r2", sha: "s2", migrationHead: "004 abc123 010" }, { release: "r1", sha: "s1", migrationHead: "002 abc123 010" }]);
     expect(p.pending!.map((x) => x.files.map((y) => y.name))).toEqual([[], ["011_rename.sql"]]);
     expect(p.targets.map((t) => t.crosses)).toEqual([["011_rename.sql"], ["011_rename.sql"]]);
-    expect(schemaPlan([app], ["app", "other"], [{ release: "r1", sha: "s1", migrationHead: "002" }]).unknown).toBe("the recorded head '002' does not name one version per database with migrations (app, other)");
+    expect(schemaPlan([app], ["app", "other"], [{ release: "r1", sha: "s1", migrationHead: "002" }]).unknown).toBe("the recorded head '002' does not name a known version for each database with migrations (app, other)");
   });
 
   it("the comment section: the files with class and lint, and each target's verdict", () => {
