@@ -99,7 +99,8 @@ export async function backupBody(ctx: ActionContext): Promise<void> {
     verified: [String(metas.every((m) => m.verified))],
   };
   for (const [k, v] of Object.entries(outputs)) ctx.out.set(k, v.join(" "));
-  ctx.out.set("runner-paths", metas.filter((m) => m.where === "runner").map((m) => m.path).join("\n"));
+  // each dump with its metadata (.json): what rollback's restore-db reads after fetching the artifact
+  ctx.out.set("runner-paths", metas.filter((m) => m.where === "runner").flatMap((m) => [m.path, m.path.replace(/\.(dump|sqlite3)$/, ".json")]).join("\n"));
   let md = `### slipway backup-db — ${ctx.loaded.name}\n\n`;
   md += mdTable(["database", "backup id", "where", "size", "sha256", "verified by"], metas.map((m) => [m.database, m.id, m.where === "host" ? `${m.host}:${m.path}` : m.path, bytes(m.size), m.sha256.slice(0, 16) + "…", m.verification]));
   for (const m of metas) {

@@ -133,10 +133,10 @@ export async function rollbackBody(ctx: ActionContext): Promise<void> {
   for (const w of warnings) ctx.log.warn(w);
 
   // the database, only when asked to, and after a fresh backup so that nothing is lost
+  // default: the database as the target release left it (the backup a later deploy took before its migrations)
+  const backupId = ctx.input("backup-id") || (results.find((r) => r.targetBackupId)?.targetBackupId ?? "");
   let restoredDb = false;
   if (ctx.input("restore-db") === "true" && failures.length === 0) {
-    // default: the database as the target release left it (the backup a later deploy took before its migrations)
-    const backupId = ctx.input("backup-id") || (results.find((r) => r.targetBackupId)?.targetBackupId ?? "");
     if (!backupId) throw new Error(`restore-db is true but no backup-id was given and the ledger has no backup taken after release ${results.find((r) => r.to)?.to ?? "(none)"} while its schema was live: name one with backup-id`);
     const dbName = Object.keys(env.databases).filter((n) => backupId.startsWith(`${n}-`)).sort((a, b) => b.length - a.length)[0] ?? "";
     const def = env.databases[dbName];
@@ -168,6 +168,8 @@ export async function rollbackBody(ctx: ActionContext): Promise<void> {
   }
 
   const live = [...new Set(results.filter((r) => r.to).map((r) => r.to!))];
+  // for a restore-db job after this one: which backup (and so which run's artifact) it needs
+  ctx.out.set("backup-id", backupId);
   ctx.out.set("release-id", live.join(" "));
   ctx.out.set("restored-db", String(restoredDb));
   let md = `### slipway rollback — ${ctx.loaded.name}\n\n`;

@@ -91,7 +91,7 @@ export const actionSpecs: Record<ActionName, ActionSpec> = {
     outputs: {
       "backup-id": "Id of the backup made (use it as apply-migrations' backup-id).",
       path: "Where the dump is stored (host path or runner path).",
-      "runner-paths": "The dumps stored on the runner, one per line (empty when every dump stays on its host): keep them as an artifact.",
+      "runner-paths": "The dumps stored on the runner and their metadata files (.json), one per line (empty when every dump stays on its host): keep them as an artifact named backup-<environment>-… (the reusable rollback workflow fetches it for restore-db).",
       size: "Size of the dump in bytes.",
       sha256: "SHA-256 of the dump.",
       verified: "true when the dump passed verification.",
@@ -184,6 +184,7 @@ export const actionSpecs: Record<ActionName, ActionSpec> = {
     outputs: {
       "release-id": "The release id now live.",
       "restored-db": "true when a database was restored.",
+      "backup-id": "The backup restore-db restores (the backup-id input, or by default the database as the target release left it); empty when the ledger records none.",
       refused: "When the rollback was refused because it would cross a contract migration (nothing was changed): why, naming the migrations. Empty otherwise.",
       "deployment-id": "The GitHub deployment recording this rollback (payload rollback: true). Empty when nothing was reported.",
     },

@@ -280,6 +280,7 @@ jobs:
     permissions:
       contents: read
       deployments: write
+      actions: read
     with:
       environment: \${{ inputs.environment }}
       release: \${{ inputs.release }}

@@ -101,12 +101,27 @@ export class ArtifactStore {
     return `artifact '${name}': ${files.length} file(s) uploaded`;
   }
 
-  download(name: string, to: string): string {
-    const src = path.join(this.root, name);
-    if (!existsSync(src)) throw new Error(`Unable to download artifact(s): Artifact not found for name: ${name}`);
-    mkdirSync(to, { recursive: true });
-    cpSync(src, to, { recursive: true });
-    return `artifact '${name}' downloaded to ${to}`;
+  /**
+   * download-artifact v4: `name` into `to` itself; else every artifact (those `pattern` matches: *
+   * and ? only) into `to/<name>`, or all into `to` with merge-multiple. No match is no error.
+   */
+  download(o: { name?: string; pattern?: string; merge?: boolean }, to: string): string {
+    if (o.name) {
+      const src = path.join(this.root, o.name);
+      if (!existsSync(src)) throw new Error(`Unable to download artifact(s): Artifact '${o.name}' not found`);
+      mkdirSync(to, { recursive: true });
+      cpSync(src, to, { recursive: true });
+      return `artifact '${o.name}' downloaded to ${to}`;
+    }
+    if (o.pattern && /[[\]{}!]/.test(o.pattern)) throw new Error(`download-artifact stand-in: pattern '${o.pattern}' uses more than * and ?`);
+    const match = o.pattern ? new RegExp(`^${o.pattern.replace(/[.+^$()|\\]/g, "\\$&").replace(/\*/g, "[^/]*").replace(/\?/g, "[^/]")}$`) : /^/;
+    const names = (existsSync(this.root) ? readdirSync(this.root) : []).filter((n) => match.test(n)).sort();
+    for (const n of names) {
+      const dest = o.merge ? to : path.join(to, n);
+      mkdirSync(dest, { recursive: true });
+      cpSync(path.join(this.root, n), dest, { recursive: true });
+    }
+    return `${names.length} artifact(s)${o.pattern ? ` matching '${o.pattern}'` : ""} downloaded to ${to}${names.length ? `: ${names.join(", ")}` : ""}`;
   }
 }
 

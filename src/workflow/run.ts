@@ -735,8 +735,12 @@ function standIn(run: Run, name: string, inputs: Record<string, string>, s: Step
       const m = run.artifacts.upload(inputs.name, inputs.path ?? "", s.workspace, inputs["if-no-files-found"] || "warn");
       if (m) say(m);
     } else if (name === "download-artifact") {
-      if (!inputs.name) return error("download-artifact stand-in: 'name' is required here");
-      say(run.artifacts.download(inputs.name, path.resolve(s.workspace, inputs.path || ".")));
+      // another run's artifacts need its run-id and a token (without a token, run-id is ignored, as in v4)
+      const other = inputs["github-token"] && inputs["run-id"] && inputs["run-id"] !== run.github.run_id ? inputs["run-id"] : undefined;
+      const dir = other ? run.o.artifactsOfRun?.(other) : undefined;
+      if (other && !dir) return error(`download-artifact stand-in: Unable to download artifact(s): no run ${other} of ${run.github.repository} (RunOptions.artifactsOfRun)`);
+      const store = dir ? new ArtifactStore(dir) : run.artifacts;
+      say(store.download({ name: inputs.name, pattern: inputs.pattern, merge: inputs["merge-multiple"] === "true" }, path.resolve(s.workspace, inputs.path || ".")));
     }
     return "success";
   } catch (e) {

@@ -43,6 +43,8 @@ export interface RunOptions {
   approvalTimeoutMs?: number;
   /** each line the run prints, already masked */
   log?: (line: string) => void;
+  /** the artifacts directory of an earlier run of the repository, by run id (download-artifact's run-id); undefined: no such run */
+  artifactsOfRun?: (runId: string) => string | undefined;
   /** shared between runs: concurrency groups (one running, at most one pending per group) */
   concurrency?: import("./concurrency.js").ConcurrencyGroups;
   /** `<owner>/<name>` references that resolve to a local checkout, e.g. { "acme/slipway": "/src/slipway" } */

@@ -64,6 +64,8 @@ export class Scenario {
   private runId = 100;
   /** every run's work directory (workspaces, artifacts, runner-side backups): removed by close() */
   private readonly runDirs: string[] = [];
+  /** each run's artifacts directory, by run id: download-artifact with run-id (rollback.yml's restore-db job fetching a runner-side backup) */
+  private readonly artifactDirs = new Map<string, string>();
   private readonly labels = new Map<string, string>();
 
   /**
@@ -151,15 +153,18 @@ export class Scenario {
     this.github ??= await FakeGitHub.start();
     const workDir = mkdtempSync(path.join(os.tmpdir(), `slipway-workflow-${this.name}-`));
     this.runDirs.push(workDir);
+    const runId = ++this.runId;
+    this.artifactDirs.set(String(runId), path.join(workDir, "artifacts"));
     const run = await runWorkflow({
       workDir,
+      artifactsOfRun: (id) => this.artifactDirs.get(id),
       repo: this.ws,
       workflow: `.github/workflows/${workflow}`,
       event: o.event,
       inputs: o.inputs,
       sha: o.sha,
       ref: "refs/heads/main",
-      runId: ++this.runId,
+      runId,
       actor: "octocat",
       repository: `acme/${this.name}`,
       secrets: this.secrets,

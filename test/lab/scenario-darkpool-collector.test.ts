@@ -19,6 +19,7 @@ holdHosts("droplet-1", "droplet-2");
 
 let dp: Darkpool;
 const releases: Record<string, string> = {};
+const backups: Record<string, string> = {};
 const on = (cmd: string) => rootOn(lab(), COLLECTOR, cmd);
 const live = () => on(`basename "$(readlink ${DEPLOY_TO}/current)"`);
 const count = async (where = "true") => Number(await dp.sql(`SELECT count(*) FROM darkpool_trades WHERE ${where}`));
@@ -149,6 +150,7 @@ describe("seed 000: darkpool-collector, crontab -> systemd", () => {
     const ledger = JSON.parse((await on(`tail -n 1 ${DEPLOY_TO}/_slipway/ledger.jsonl`)));
     expect(ledger.release).toBe(releases.r2);
     expect(ledger.backupId).toBe(job.steps["backup-db"]!.outputs["backup-id"]);
+    backups.r2 = ledger.backupId;
   }, 240_000);
 
   it("a broken release (every insert fails, the process stays up): verification catches it and the automatic rollback restores release 2", async () => {
@@ -184,6 +186,25 @@ describe("seed 000: darkpool-collector, crontab -> systemd", () => {
     // no trade lost across all of it
     expect(await count("ts < now() - interval '1 hour'")).toBe(CRON_ERA_TRADES);
     expect(await on(`systemctl is-active ${UNIT}`)).toBe("active");
+  }, 180_000);
+
+  it("rollback.yml with restore-db: the restore job fetches the runner-side dump from the deploy run that took it (its artifact) and restores the database as release 1 left it", async () => {
+    expect(await dp.sql("SELECT count(*) FROM information_schema.columns WHERE table_name = 'darkpool_trades' AND column_name = 'venue'")).toBe("1");
+    const restore = await dp.scenario.rollback(releases.r1!, { restoreDb: true });
+    expect(restore.code, why(restore)).toBe(0);
+    // the code was already back: the first job resolved the backup (the dump taken before 002, in the second deploy's run)
+    const jobs = allJobs(restore.run.jobs);
+    expect(jobs.find((j) => j.id === "rollback / rollback")!.outputs["backup-id"]).toBe(backups.r2);
+    const fetch = jobs.find((j) => j.id === "rollback / restore-db")!.steps.find((st) => st.name.startsWith("Fetch a runner-side backup"))!;
+    expect(fetch.outcome).toBe("success");
+    expect(fetch.log).toMatch(new RegExp(`1 artifact\\(s\\) matching 'backup-production-\\*' downloaded to .*: backup-production-${/-r(\d+)-/.exec(backups.r2!)![1]}-1`));
+    expect(restore.outputs["restored-db"]).toBe("true");
+    expect(restore.stdout).toContain(`darkpool was restored from ${backups.r2}`);
+    // the schema as release 1 left it, and the collector of release 1 writing into it; no trade of the cron era lost
+    expect(await dp.sql("SELECT count(*) FROM information_schema.columns WHERE table_name = 'darkpool_trades' AND column_name = 'venue'")).toBe("0");
+    expect(await dp.sql("SELECT string_agg(version, ',' ORDER BY version) FROM slipway_schema_history")).toBe("001");
+    await grows("ts > now() - interval '1 minute'");
+    expect(await count("ts < now() - interval '1 hour'")).toBe(CRON_ERA_TRADES);
   }, 180_000);
 
   it("the nightly backup (the backup.yml template, its matrix cut to production): a verified runner-side dump of darkpool, kept as an artifact", async () => {

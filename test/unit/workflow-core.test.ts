@@ -317,6 +317,54 @@ runs: { using: node20, main: index.js }
     expect(r.jobs[1]!.steps[1]!.log).toBe("hi builder of acme/app");
   });
 
+  it("download-artifact v4: another run's artifacts by run-id (with a token), a pattern, merge-multiple; no match is no error", async () => {
+    const up = repo(`on: push
+jobs:
+  j:
+    runs-on: x
+    steps:
+      - run: mkdir -p b && echo dump > b/db-1.dump && echo meta > b/db-1.json && echo other > o.txt
+      - uses: actions/upload-artifact@v4
+        with:
+          name: backup-prod-7-1
+          path: |
+            b/db-1.dump
+            b/db-1.json
+      - uses: actions/upload-artifact@v4
+        with: { name: logs-7, path: o.txt }
+`);
+    const first = await run(up, { runId: 7 });
+    expect(first.conclusion).toBe("success");
+    const stores = new Map([["7", path.join(first.workDir, "artifacts")]]);
+    const down = repo(`on: workflow_dispatch
+jobs:
+  j:
+    runs-on: x
+    steps:
+      - uses: actions/download-artifact@v4
+        with: { pattern: backup-prod-*, merge-multiple: true, path: backups, run-id: "7", github-token: "\${{ github.token }}" }
+      - run: cat backups/db-1.dump backups/db-1.json && test ! -e backups/o.txt
+      - uses: actions/download-artifact@v4
+        with: { pattern: "*", path: each, run-id: "7", github-token: "\${{ github.token }}" }
+      - run: test -e each/backup-prod-7-1/db-1.dump && test -e each/logs-7/o.txt
+      - uses: actions/download-artifact@v4
+        with: { pattern: backup-staging-*, path: none, run-id: "7", github-token: "\${{ github.token }}" }
+      - uses: actions/download-artifact@v4
+        with: { pattern: backup-prod-*, path: own, run-id: "7" }
+      - run: test ! -e own/backup-prod-7-1
+`);
+    const second = await run(down, { runId: 8, event: "workflow_dispatch", artifactsOfRun: (id) => stores.get(id) });
+    expect(second.conclusion, second.log).toBe("success");
+    const steps = second.jobs[0]!.steps;
+    expect(steps[1]!.log).toBe("dump\nmeta");
+    expect(steps[4]!.log).toContain("0 artifact(s) matching 'backup-staging-*' downloaded");
+    expect(steps[5]!.log).toContain("0 artifact(s) matching 'backup-prod-*'"); // without a token, run-id is ignored: this run has none
+    // a run the repository never had: GitHub answers 404, the step fails
+    const lost = await run(down, { runId: 9, event: "workflow_dispatch", artifactsOfRun: () => undefined });
+    expect(lost.conclusion).toBe("failure");
+    expect(lost.log).toContain("download-artifact stand-in: Unable to download artifact(s): no run 7 of");
+  });
+
   it("Concurrency › cancel-in-progress: a new run cancels the running one, which stops at once", async () => {
     const dir = repo(`on: push
 concurrency: { group: g, cancel-in-progress: true }

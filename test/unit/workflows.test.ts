@@ -178,6 +178,8 @@ const merge = (...scopes: Record<string, string>[]): Record<string, string> => {
 const REPORTS_DEPLOYMENTS = ["deploy-systemd", "deploy-supervisor", "deploy-compose", "verify-health", "rollback"];
 /** what a step's GITHUB_TOKEN must allow: slipway's actions report to GitHub unless github-token is "" */
 function stepScopes(step: Y): Record<string, string> {
+  // another run's artifacts (download-artifact with run-id and a token)
+  if (String(step.uses ?? "").startsWith("actions/download-artifact@") && step.with?.["github-token"] && step.with?.["run-id"]) return { actions: "read" };
   const name = slipwayAction(step);
   if (!name || step.with?.["github-token"] === "") return {};
   if (REPORTS_DEPLOYMENTS.includes(name)) return { deployments: "write" }; // a deployment and its statuses
@@ -236,6 +238,8 @@ function secrets(w: W): string[] {
       const named = Object.entries(env).filter(([, v]) => typeof v === "string" && readsSecrets(v));
       if (name === undefined) {
         if (named.length) problems.push(`${where(jobName, step)}: secrets given to a step that is not slipway's`);
+        // GitHub's own download-artifact fetching another run's artifact reads it with the job's token
+        if (String(step.uses ?? "").startsWith("actions/download-artifact@") && step.with?.["run-id"]) allowed.add(`jobs.${jobName}.steps.${i}.with.github-token`);
         return;
       }
       allowed.add(`jobs.${jobName}.steps.${i}.with.github-token`);
@@ -433,7 +437,16 @@ function rollbackReusable(w: W): string[] {
     if (!String(job.if).includes("inputs.restore-db")) problems.push(`${name}: must run only if inputs.restore-db`);
     if (![job.needs].flat().includes(main[0])) problems.push(`${name}: must need ${main[0]} (the services first)`);
     const s = rollbackStep(job);
-    if (s?.with?.["restore-db"] !== "true" || s.with?.environment !== "${{ inputs.environment }}" || s.with?.["backup-id"] !== "${{ inputs.backup-id }}") problems.push(`${name}: must run the rollback action with restore-db: "true", the environment and the backup-id input`);
+    if (s?.with?.["restore-db"] !== "true" || s.with?.environment !== "${{ inputs.environment }}") problems.push(`${name}: must run the rollback action with restore-db: "true" and the environment`);
+    // the backup: the input, else the one the code rollback resolved; a runner-side one fetched from the run that made it first
+    const steps = stepsOf(restore[1]);
+    const which = steps.find((x: Y) => x.env?.BACKUP_ID !== undefined);
+    if (which?.env?.BACKUP_ID !== `\${{ inputs.backup-id || needs.${main?.[0]}.outputs.backup-id }}`) problems.push(`${name}: the backup is inputs.backup-id, else the one ${main?.[0]} resolved (needs.${main?.[0]}.outputs.backup-id)`);
+    const fetch = steps.findIndex((x: Y) => String(x.uses ?? "").startsWith("actions/download-artifact@"));
+    const f = steps[fetch];
+    if (fetch < 0 || fetch > steps.indexOf(s) || f.with?.["run-id"] !== `\${{ steps.${which?.id}.outputs.run-id }}` || f.with?.path !== "backups" || f.with?.["merge-multiple"] !== true || !String(f.with?.pattern).startsWith("backup-${{ inputs.environment }}-"))
+      problems.push(`${name}: before the restore, fetch the run's backup artifact (download-artifact: pattern backup-\${{ inputs.environment }}-*, run-id of the backup, merge-multiple, path backups)`);
+    if (s && s.with?.["backup-id"] !== `\${{ steps.${which?.id}.outputs.id }}`) problems.push(`${name}: restore the backup resolved above (backup-id: \${{ steps.${which?.id}.outputs.id }})`);
     if (s && s.with?.to !== `\${{ needs.${main[0]}.outputs.release-id }}`) problems.push(`${name}: restore the database of the release ${main[0]} left live (to: \${{ needs.${main[0]}.outputs.release-id }})`);
     problems.push(...concurrency(job, "deploy-${{ inputs.environment }}", name));
   }
@@ -732,6 +745,9 @@ describe("each rule catches what it is about", () => {
   it.each<[string, (w: W) => string[], string, (wf: Y) => void, RegExp]>([
     ["the db restore behind the same environment", rollbackReusable, R("rollback"), (wf) => (wf.jobs["restore-db"].environment = "${{ inputs.environment }}"), /no job behind environment \$\{\{ inputs.environment \}\}-db-restore/],
     ["a contract migration crossed without a reason", rollbackReusable, R("rollback"), (wf) => (stepOf(wf.jobs.rollback, "rollback").with["allow-contract"] = "always"), /allow-contract must be the caller's reason/],
+    ["a runner-side backup not fetched", rollbackReusable, R("rollback"), (wf) => wf.jobs["restore-db"].steps.splice(2, 1), /before the restore, fetch the run's backup artifact/],
+    ["the backup of the caller's input only", rollbackReusable, R("rollback"), (wf) => (wf.jobs["restore-db"].steps[1].env.BACKUP_ID = "${{ inputs.backup-id }}"), /the backup is inputs\.backup-id, else the one rollback resolved/],
+    ["the artifact fetched without the scope", permissions, R("rollback"), (wf) => delete wf.jobs["restore-db"].permissions.actions, /restore-db: its steps need actions: read/],
     ["the db restore unconditional", rollbackReusable, R("rollback"), (wf) => delete wf.jobs["restore-db"].if, /must run only if inputs.restore-db/],
     ["the db restore before the services", rollbackReusable, R("rollback"), (wf) => delete wf.jobs["restore-db"].needs, /restore-db: must need rollback/],
     ["the db restore of another release", rollbackReusable, R("rollback"), (wf) => (stepOf(wf.jobs["restore-db"], "rollback").with.to = "${{ inputs.release }}"), /restore the database of the release rollback left live/],
