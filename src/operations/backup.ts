@@ -4,7 +4,7 @@
 // (non-empty, readable, SHA-256; optionally restored into a scratch database and the row counts
 // compared), described by a JSON file beside it, and old backups are pruned.
 import { createHash, randomBytes } from "node:crypto";
-import { createWriteStream, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { createReadStream, createWriteStream, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { Transform } from "node:stream";
 import { finished } from "node:stream/promises";
@@ -144,7 +144,17 @@ async function dumpWhereClientsRun(client: PgClient, meta: BackupMeta, step: str
  * Restore a backup INTO the live database (rollback with restore-db): one transaction, so a dump
  * that fails part-way leaves the database as it was. The caller takes a fresh backup first.
  */
+/** A dump on the runner is the one its metadata describes (it may have travelled as an artifact): same SHA-256. */
+async function checkRunnerDump(meta: BackupMeta): Promise<void> {
+  if (meta.where !== "runner") return;
+  const hash = createHash("sha256");
+  for await (const chunk of createReadStream(meta.path)) hash.update(chunk as Buffer);
+  const got = hash.digest("hex");
+  if (got !== meta.sha256) throw new BackupError(`refusing to restore ${meta.id}: ${meta.path} has SHA-256 ${got}, its metadata records ${meta.sha256} (a damaged or replaced dump); nothing was changed`);
+}
+
 export async function restorePostgres(client: PgClient, meta: BackupMeta): Promise<void> {
+  await checkRunnerDump(meta);
   const { file, cleanup } = await dumpWhereClientsRun(client, meta, "upload dump to restore");
   const loc = client.location;
   const restore = pgRestoreCommand(loc, sh`--clean --if-exists --no-owner --no-acl --single-transaction --exit-on-error -d ${loc.dbname} ${connArgs(loc)}`, client.clientOptions());
@@ -257,10 +267,13 @@ export function parseBackupMeta(text: string, o: { id: string; where: "host" | "
   const p = o.where === "runner" ? path : path.posix;
   const dir = p.resolve(o.dir);
   const expected = [".dump", ".sqlite3"].map((ext) => p.join(dir, `${o.id}${ext}`));
-  if (!p.isAbsolute(meta.path) || !expected.includes(p.resolve(meta.path)))
+  // on the runner a dump moves with its metadata (an artifact of another run, fetched into this
+  // workspace): it is the file of that name beside the metadata; on a host it never moves
+  const recorded = o.where === "runner" && p.isAbsolute(meta.path) ? p.join(dir, p.basename(meta.path)) : meta.path;
+  if (!p.isAbsolute(recorded) || !expected.includes(p.resolve(recorded)))
     throw refuse(`its path ${JSON.stringify(meta.path)} is not the dump beside it (${expected.join(" or ")})`);
-  if (path.extname(meta.path) !== (meta.engine === "postgres" ? ".dump" : ".sqlite3")) throw refuse(`its path ${JSON.stringify(meta.path)} is not a ${meta.engine} backup`);
-  return meta;
+  if (path.extname(recorded) !== (meta.engine === "postgres" ? ".dump" : ".sqlite3")) throw refuse(`its path ${JSON.stringify(meta.path)} is not a ${meta.engine} backup`);
+  return { ...meta, path: recorded };
 }
 
 /** The backup made in this run, for apply-migrations' safety gate (and the one restore-db restores). */

@@ -26,7 +26,8 @@ import {
 } from "../../src/commands/release.js";
 import { installProgramsScript, restartGroupAndWaitScript, supervisorctl } from "../../src/commands/supervisor.js";
 import { installLogrotateScript, removeCronScript, restartAndWaitScript, verifyAndInstallUnitScript } from "../../src/commands/systemd.js";
-import { BackupError, findBackup, parseBackupMeta, type BackupMeta } from "../../src/operations/backup.js";
+import { BackupError, findBackup, parseBackupMeta, restorePostgres, type BackupMeta } from "../../src/operations/backup.js";
+import type { PgClient } from "../../src/operations/pg.js";
 import type { Remote } from "../../src/remote/connection.js";
 import { runLocal } from "../../src/remote/local.js";
 import { hostileStrings } from "../harness/hostile.js";
@@ -453,6 +454,10 @@ describe("backup metadata read back is parsed, not trusted", () => {
       `refusing the metadata of backup ${id} in ${runnerDir}/${id}.json on the runner: its path "/etc/passwd" is not the dump beside it`,
     );
     expect(() => parseBackupMeta("not json", { id, where: "runner", dir: runnerDir, source: "f" })).toThrow(/in f: not JSON/);
+    // fetched with the artifact of the run that made it: the dump of that name beside it, never the path the other workspace had
+    const moved = parseBackupMeta(JSON.stringify(good({ where: "runner", path: `/tmp/another-run/workspace/backups/${id}.dump` })), { id, where: "runner", dir: runnerDir, source: "x" });
+    expect(moved.path).toBe(path.join(runnerDir, `${id}.dump`));
+    expect(() => parseBackupMeta(JSON.stringify(good({ where: "runner", path: `/tmp/another-run/${id}.sqlite3.dump` })), { id, where: "runner", dir: runnerDir, source: "x" })).toThrow(/is not the dump beside it/);
   });
 
   it("refuses a backup id that is not one before asking any host, and reads the file with cat --", async () => {
@@ -469,5 +474,18 @@ describe("backup metadata read back is parsed, not trusted", () => {
     const meta = good({ where: "runner", path: path.join(runnerDir, `${id}.dump`) });
     writeFileSync(path.join(runnerDir, `${id}.json`), JSON.stringify(meta));
     return expect(findBackup(undefined, hostDir, runnerDir, id)).resolves.toEqual(meta);
+  });
+
+  it("a runner-side dump whose SHA-256 is not its metadata's is never restored: refused before any command runs", async () => {
+    const runnerDir = path.join(dir, "runner-tampered");
+    mkdirSync(runnerDir, { recursive: true });
+    writeFileSync(path.join(runnerDir, `${id}.dump`), "PGDMP but not the one that was taken");
+    const meta = parseBackupMeta(JSON.stringify(good({ where: "runner", path: `/elsewhere/${id}.dump` })), { id, where: "runner", dir: runnerDir, source: "x" });
+    const calls: string[] = [];
+    const client = { describe: "crypto", location: {}, runScript: async (s: Shell) => (calls.push(s.text), { code: 0, stdout: "", stderr: "" }) } as unknown as PgClient;
+    const err = await restorePostgres(client, meta).then(() => undefined, (e: Error) => e);
+    expect(err).toBeInstanceOf(BackupError);
+    expect(err!.message).toMatch(new RegExp(`^refusing to restore ${id}: ${path.join(runnerDir, `${id}.dump`)} has SHA-256 [0-9a-f]{64}, its metadata records a{64} \\(a damaged or replaced dump\\); nothing was changed$`));
+    expect(calls).toEqual([]);
   });
 });
