@@ -1,7 +1,7 @@
 // What every action does around its operation: read the common inputs, load and validate the
 // environment (each problem an annotation at file:line), mask secrets, pick the hosts, and turn
 // any failure into a clear, failed step. An action never reports success it did not earn.
-import * as core from "@actions/core";
+import * as core from "./workflow-commands.js";
 import { ConfigError, loadEnvironment, type LoadedEnvironment } from "../config/load.js";
 import { Secrets } from "../config/secrets.js";
 import { RemotePool, remoteTarget } from "../remote/pool.js";
@@ -107,7 +107,7 @@ export async function runAction(name: ActionName, body: ActionBody): Promise<voi
       throw e;
     }
     for (const w of loaded.warnings ?? []) core.warning(w.message, { title: "environment file", file: w.file, startLine: w.line, startColumn: w.col });
-    const out: Outputs = { set: (k, v) => core.setOutput(k, v), summary: async (md) => void (await core.summary.addRaw(md).write()) };
+    const out: Outputs = { set: (k, v) => core.setOutput(k, v), summary: async (md) => core.appendSummary(md) };
     await runWithContext(name, { environment: loaded, hosts: listInput(core.getInput("hosts")), dryRun, input: (n) => core.getInput(n), secrets, log, out }, body);
   } catch (e) {
     core.setFailed(secrets.redact(`${spec.name}: ${(e as Error).message}`));

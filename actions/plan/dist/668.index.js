@@ -68,8 +68,8 @@ class RemoteCommandError extends RemoteError {
     }
 }
 
-// EXTERNAL MODULE: ./src/remote/tcp.ts
-var remote_tcp = __webpack_require__(8609);
+// EXTERNAL MODULE: ./src/remote/tcp.ts + 1 modules
+var remote_tcp = __webpack_require__(6623);
 ;// CONCATENATED MODULE: ./src/remote/hostkey.ts
 // Host key pinning. A host is trusted only if the key it presents matches a pinned SHA256
 // fingerprint or a pinned known_hosts line. There is no way to skip this.
