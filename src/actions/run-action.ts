@@ -6,7 +6,7 @@ import { ConfigError, loadEnvironment, type LoadedEnvironment } from "../config/
 import { Secrets } from "../config/secrets.js";
 import { RemotePool, remoteTarget } from "../remote/pool.js";
 import { createLog, type Log } from "../report/log.js";
-import { actionSpecs, type ActionName, type ActionSpec } from "./specs.js";
+import { actionSpecs, inputsOf, type ActionName, type ActionSpec } from "./specs.js";
 
 export interface ActionContext {
   spec: ActionSpec;
@@ -49,8 +49,14 @@ export async function runWithContext(name: ActionName, o: ContextOptions, body: 
   const pool = RemotePool.forEnvironment(loaded.env, o.secrets, o.log);
   // summaries and outputs are redacted by the same function as the log, whatever the body wrote
   const out: Outputs = { set: (k, v) => o.out.set(k, o.secrets.redact(v)), summary: (md) => o.out.summary(o.secrets.redact(md)) };
+  // an input the action does not declare has no default and no documentation: reading one is a bug
+  const declared = inputsOf(spec);
+  const input = (n: string) => {
+    if (!(n in declared)) throw new Error(`${spec.name} reads input '${n}', which its action.yml does not declare (a slipway bug: declare it in src/actions/specs.ts)`);
+    return o.input(n);
+  };
   try {
-    await body({ spec, loaded, hosts, dryRun: o.dryRun, secrets: o.secrets, log: o.log, pool, input: o.input, out });
+    await body({ spec, loaded, hosts, dryRun: o.dryRun, secrets: o.secrets, log: o.log, pool, input, out });
   } finally {
     await pool.closeAll();
   }

@@ -138,6 +138,7 @@ export const actionSpecs: Record<ActionName, ActionSpec> = {
     inputs: {
       ...releaseInputs,
       migrate: { description: "Apply the migrations of the databases that live in the stack's database-service, after it is healthy and before the app services change (true/false).", default: "true" },
+      "runner-dir": { description: "With migrate: where backup-db put runner-side backups (to find backup-id's metadata for the backup gate).", default: "backups" },
     },
     outputs: { ...releaseOutputs, digests: "JSON object: per compose service, the image digest now running." },
     hostsOf: (env) => serviceHosts(env, "compose"),
