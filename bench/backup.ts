@@ -1,7 +1,8 @@
 // bench/backup: the backup-db action (bundle, Node 24) streaming pg_dump -Fc from the host to the
 // runner, against raw `ssh host pg_dump -Fc > file` in the same run, on databases of about
 // 10 MB, 100 MB and 1 GB. Prints the throughput ratio (target >= 0.9) and the action's peak RSS
-// (target <= 150 MB and flat). BENCH_SIZES_MB=10,100 for a quicker run.
+// (target <= 150 MB and flat). BENCH_SIZES_MB=10,100 for a quicker run; BENCH_NODE_ARGS passes
+// node flags to the action (e.g. "-r sampler.cjs" printing a line that starts with PEAK, shown).
 import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -46,13 +47,14 @@ try {
     writeFileSync(path.join(ws, "out"), "");
     writeFileSync(path.join(ws, "summary"), "");
     t = performance.now();
-    const r = spawnSync("/usr/bin/time", ["-f", "maxrss_kb=%M", node24, path.join(ROOT, "actions/backup-db/dist/index.js")], {
+    const r = spawnSync("/usr/bin/time", ["-f", "maxrss_kb=%M", node24, ...(process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(" ") : []), path.join(ROOT, "actions/backup-db/dist/index.js")], {
       cwd: ws,
       encoding: "utf8",
       env: { PATH: process.env.PATH, HOME: process.env.HOME, SLIPWAY_SSH_KEY: sshd.clientKey, INPUT_ENVIRONMENT: "bench", "INPUT_DRY-RUN": "false", INPUT_HOSTS: "", INPUT_DATABASE: "", INPUT_TO: "", INPUT_VERIFY: "", "INPUT_RUNNER-DIR": "backups", GITHUB_OUTPUT: path.join(ws, "out"), GITHUB_STEP_SUMMARY: path.join(ws, "summary") },
     });
     const actionMs = performance.now() - t;
     if (r.status !== 0) throw new Error(`backup-db failed: ${r.stdout}${r.stderr}`);
+    if (process.env.BENCH_NODE_ARGS) console.log(r.stderr.split("\n").filter((l) => l.startsWith("PEAK")).join("\n"));
     const rssMb = Number(/maxrss_kb=(\d+)/.exec(r.stderr)?.[1] ?? 0) / 1024;
     const ratio = rawMs / actionMs;
     console.log(
