@@ -2,6 +2,7 @@
 // quote()/sh``; SQL literals and identifiers through sqlLiteral()/sqlIdent(). No value is pasted.
 import { createHash, randomBytes } from "node:crypto";
 import type { MigrationFile } from "../operations/migrations.js";
+import { commandWords } from "./health.js";
 import { Shell, sh } from "./quote.js";
 
 export function sqlLiteral(value: string): string {
@@ -28,10 +29,16 @@ export interface PgLocation {
   dbname: string;
   /** versioned binaries directory, e.g. /usr/lib/postgresql/15/bin; default: PATH */
   binDir?: string;
+  /** the host's own commands for the clients (hosts.<h>.commands.psql …): command words, before binDir and PATH */
+  tools?: Partial<Record<PgTool, string>>;
 }
 
-function tool(loc: PgLocation, name: "psql" | "pg_dump" | "pg_restore" | "createdb" | "dropdb"): string {
-  return loc.binDir ? `${loc.binDir.replace(/\/$/, "")}/${name}` : name;
+export type PgTool = "psql" | "pg_dump" | "pg_restore";
+
+function tool(loc: PgLocation, name: PgTool | "createdb" | "dropdb"): string[] {
+  const configured = name === "createdb" || name === "dropdb" ? undefined : loc.tools?.[name];
+  if (configured) return commandWords(configured, name);
+  return [loc.binDir ? `${loc.binDir.replace(/\/$/, "")}/${name}` : name];
 }
 
 /** connection flags shared by every PostgreSQL client */

@@ -161,6 +161,7 @@ export async function pgClient(envFile: Environment, dbName: string, pool: Remot
       user: db.user,
       dbname: db.name,
       binDir: db.version && !db.on.container ? `/usr/lib/postgresql/${db.version}/bin` : undefined,
+      tools: { psql: host.commands?.psql, pg_dump: host.commands?.pg_dump, pg_restore: host.commands?.pg_restore },
     };
     const where = db.on.container ? `in container ${db.on.container} on ${db.on.host}` : `on ${db.on.host}`;
     return new RemotePgClient(`postgres ${db.name} ${where}`, remote, location, appName, password);

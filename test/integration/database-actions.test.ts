@@ -1,9 +1,9 @@
 // backup-db and apply-migrations run as the runner runs them (bundles, INPUT_*, GITHUB_OUTPUT,
 // GITHUB_STEP_SUMMARY, Node 24) against the real sshd + PostgreSQL of the harness.
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { stringify } from "yaml";
+import { parse, stringify } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runAction } from "../harness/runner.js";
 import { startPostgres, type Postgres } from "../harness/postgres.js";
@@ -88,6 +88,25 @@ describe("backup-db then apply-migrations, as in a deploy job", () => {
     expect(b2.code).toBe(0);
     expect(b2.outputs.path).toBe(path.join(ws, "backups", `${b2.outputs["backup-id"]}.dump`));
     expect(b2.summary).toContain("| public.btc_option_quotes | 50 |");
+  });
+});
+
+describe("hosts.<h>.commands.pg_dump / psql / pg_restore", () => {
+  it("the host's own client commands run the backup (each call recorded by a wrapper), not the ones on PATH", () => {
+    const bin = path.join(ws, "host-bin");
+    mkdirSync(bin, { recursive: true });
+    const calls = path.join(ws, "client-calls");
+    for (const tool of ["psql", "pg_dump", "pg_restore"]) {
+      writeFileSync(path.join(bin, `my-${tool}`), `#!/bin/sh\necho ${tool} >> ${calls}\nexec /usr/bin/${tool} "$@"\n`, { mode: 0o755 });
+    }
+    const env = parse(readFileSync(path.join(ws, "environments", "lab.yml"), "utf8"));
+    env.hosts.nas.commands = { psql: path.join(bin, "my-psql"), pg_dump: path.join(bin, "my-pg_dump"), pg_restore: path.join(bin, "my-pg_restore") };
+    writeFileSync(path.join(ws, "environments", "own-clients.yml"), stringify(env));
+    const b = run("backup-db", { environment: "own-clients", to: "", verify: "restore" });
+    expect(b.code, b.stdout + b.stderr).toBe(0);
+    expect(b.outputs.verified).toBe("true");
+    // pg_dump (and its --version), psql (the snapshot, the counts, the scratch database), pg_restore (--list and the restore check)
+    expect([...new Set(readFileSync(calls, "utf8").trim().split("\n"))].sort()).toEqual(["pg_dump", "pg_restore", "psql"]);
   });
 });
 

@@ -130,6 +130,15 @@ describe("issue #17 reproducers, run by bash", () => {
     for (const cmd of ["systemctl show -p ActiveState -p NRestarts -p MainPID -- -x.service", 'systemctl "$action" -- -x.service', "systemctl reset-failed -- -x.service"]) expect(restart).toContain(cmd);
   });
 
+  it("hosts.<h>.commands.psql / pg_dump / pg_restore replace the clients (words split on blanks), before binDir and PATH", () => {
+    const at = { user: "u", dbname: "d", binDir: "/usr/lib/postgresql/15/bin" };
+    expect(psqlCommand(at).text).toBe("/usr/lib/postgresql/15/bin/psql -X -q -At -v ON_ERROR_STOP=1 -f -   -U u -d d");
+    const own = { ...at, tools: { psql: "sudo -u postgres /opt/pg/bin/psql", pg_dump: "/opt/pg/bin/pg_dump" } };
+    expect(psqlCommand(own).text).toBe("sudo -u postgres /opt/pg/bin/psql -X -q -At -v ON_ERROR_STOP=1 -f -   -U u -d d");
+    expect(pgToolVersionCommand(own, "pg_dump").text).toBe("/opt/pg/bin/pg_dump --version");
+    expect(pgRestoreCommand(own, sh`--list`).text).toBe("/usr/lib/postgresql/15/bin/pg_restore --list");
+  });
+
   it("a hostile value in a heredoc (withHeredoc) comes back byte for byte", async () => {
     const values = hostileStrings(80, 17).filter((v) => v !== "");
     const r = await bash(new Shell(values.map((v) => withHeredoc(sh`cat`, v).text + "\nprintf '\\0'").join("\n")));
@@ -176,6 +185,11 @@ const builders: Record<string, (v: string) => Shell> = {
   pathStatusScript: (v) => pathStatusScript(v),
   memoryScript: (v) => memoryScript({ systemctl: [v], unit: v }),
   sqliteQueryScript: (v) => sqliteQueryScript({ sqlite3: [v], path: v, query: v, timeoutMs: 1000 }),
+  // hosts.<h>.commands.psql / pg_dump / pg_restore: command words (split on blanks), each one word of data
+  pgCommandsOfTheHost: (v) => {
+    const l = { ...loc(v), tools: { psql: `sudo -u ${v} psql`, pg_dump: v, pg_restore: `${v} ${v}` } };
+    return sh`${psqlCommand(l, client(v))} < /dev/null; ${pgDumpCommand(l, client(v))}; ${pgRestoreCommand(l, sh`-d ${v}`, client(v))}; ${pgToolVersionCommand(l, "pg_dump")}`;
+  },
   pgCommands: (v) => sh`${psqlCommand(loc(v), client(v))} < /dev/null; ${pgDumpCommand(loc(v), { ...client(v), snapshot: new Shell('"$snap"') })}; ${pgRestoreCommand(loc(v), sh`-d ${v}`, client(v))}; ${pgToolVersionCommand(loc(v), "pg_restore")}`,
   withHeredoc: (v) => withHeredoc(sh`cat > ${v}`, v),
   prepareAndLockScript: (v) => prepareAndLockScript(releasePaths(v, v), { sudo: true, owner: owner(v), waitSec: 5 }),
